@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Install everything jetson-farm needs on a fresh Debian 12 machine. Safe to run twice.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+    python3-venv            # the project's virtualenv
+    nfs-kernel-server       # exportfs, for the kernel NFS backend
+    nfs-ganesha nfs-ganesha-vfs rpcbind dbus   # the user-space NFS server and its DBus control
+    libnfs-utils            # nfs-ls / nfs-cat: a real NFS client that needs no kernel support
+    iproute2 iputils-ping   # network namespaces and veth for the lab boards
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# Debian starts these on install; the farm starts its own instances when it needs them.
+for svc in nfs-ganesha nfs-kernel-server; do
+    systemctl stop "$svc" >/dev/null 2>&1 || true
+done
+pkill -x ganesha.nfsd >/dev/null 2>&1 || true
+
+if [ ! -x .venv/bin/python ]; then
+    echo "setup: creating .venv"
+    python3 -m venv .venv
+fi
+stamp=.venv/.jetson-farm-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
+    echo "setup: installing Python packages into .venv"
+    .venv/bin/pip install -q --upgrade pip
+    .venv/bin/pip install -q -c constraints.txt -e '.[test]'
+    touch "$stamp"
+fi
+echo "setup: done"

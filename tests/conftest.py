@@ -1,0 +1,69 @@
+"""Fixtures shared by every tier: the repository's paths and a farm's inventory on disk."""
+
+import copy
+import os
+import pathlib
+import shutil
+import uuid
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+SALT_DIR = REPO / "salt"
+FIXTURES = REPO / "tests" / "fixtures"
+
+# A scratch area on the same file system as nothing special: / on this machine. /tmp may be a
+# tmpfs elsewhere, and the store and nfsroots must share one file system, so keep them together.
+SCRATCH = pathlib.Path(os.environ.get("JETSON_TEST_SCRATCH", "/var/tmp/jetson-farm-tests"))
+
+SSH_KEY_ALICE = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAliceAliceAliceAliceAliceAliceAliceAlice0 alice@laptop"
+SSH_KEY_BOB = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBobBobBobBobBobBobBobBobBobBobBobBobBob00 bob@laptop"
+
+
+@pytest.fixture
+def farm_dir():
+    """A fresh folder holding a site's root and the boards' nfsroots, on one file system."""
+    path = SCRATCH / uuid.uuid4().hex[:10]
+    path.mkdir(parents=True)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def make_pillar(farm_dir, boards=("jtk1", "jtk2"), backend="kernel", **site_nfs):
+    """A valid ``jetson`` pillar for one site whose root and nfsroots are under ``farm_dir``."""
+    farm_dir = pathlib.Path(farm_dir)
+    nfs = {"backend": backend, "clients": "127.0.0.0/8",
+           "options": ["rw", "insecure", "no_subtree_check", "async", "no_root_squash"]}
+    nfs.update(site_nfs)
+    pillar = {
+        "master": "127.0.0.1",
+        "timezone": "Europe/Paris",
+        "sites": {"site01": {"minion": "site01", "root": str(farm_dir / "root"), "nfs": nfs}},
+        "defaults": {"image": "admin/l4t-base", "boot_timeout": 60, "down_timeout": 10,
+                     "power": {"driver": "lab"}},
+        "boards": {},
+        "users": {
+            "admin": {"email": "admin@example.org", "admin": True},
+            "alice": {"email": "alice@example.org", "ssh_keys": [SSH_KEY_ALICE], "quota_gb": 50},
+            "bob": {"email": "bob@example.org", "ssh_keys": [SSH_KEY_BOB], "quota_gb": 1},
+        },
+        "images": {"admin/l4t-base": {"shared": True}},
+    }
+    for i, board in enumerate(boards, start=1):
+        pillar["boards"][board] = {
+            "site": "site01",
+            "minion": board,
+            "ip": f"127.0.{10 + i}.1",
+            "mac": f"00:04:4b:00:00:{i:02x}",
+            "nfsroot": str(farm_dir / f"NFSRoot{i}"),
+            "netmask": "255.255.255.0",
+            "gateway": "192.168.137.1",
+            "flash": {"target": "jetson-tk1", "iface": "eth0"},
+        }
+    return pillar
+
+
+@pytest.fixture
+def pillar(farm_dir):
+    """The ``jetson`` pillar of a two-board farm under ``farm_dir`` (a deep copy per test)."""
+    return copy.deepcopy(make_pillar(farm_dir))
