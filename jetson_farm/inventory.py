@@ -19,7 +19,9 @@ POWER_DRIVERS = ("salt", "ssh", "wol", "http", "ipmi", "lab")
 DEFAULT_NFS_OPTIONS = ["rw", "nohide", "insecure", "no_subtree_check", "async", "no_root_squash"]
 NFS_OPTION_RE = re.compile(r"^[a-z_]+(=[A-Za-z0-9_.:/-]+)?$")
 MAC_RE = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
-SSH_KEY_RE = re.compile(r"^(ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( [^\n\r]*)?$")
+SSH_KEY_RE = re.compile(
+    r"^(ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( [^\n\r]*)?$"
+)
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
