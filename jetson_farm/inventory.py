@@ -174,12 +174,12 @@ class Inventory:
             self._problems.append(f"{where}.backend: {backend!r} is not one of {NFS_BACKENDS}")
             return None
         clients = str(spec.get("clients", "*"))
-        if not re.match(r"^[A-Za-z0-9.*:/_-]+$", clients):
+        if not re.fullmatch(r"[A-Za-z0-9.*:/_-]+", clients):
             self._problems.append(f"{where}.clients: {clients!r} is not a host, network or '*'")
             return None
         options = spec.get("options", DEFAULT_NFS_OPTIONS)
         if not isinstance(options, list) or not all(
-            isinstance(o, str) and NFS_OPTION_RE.match(o) for o in options
+            isinstance(o, str) and NFS_OPTION_RE.fullmatch(o) for o in options
         ):
             self._problems.append(f"{where}.options: {options!r} must be a list of NFS options")
             return None
@@ -198,14 +198,14 @@ class Inventory:
             if self._name("user", name, where) is None:
                 continue
             email = spec.get("email", "")
-            if email and not EMAIL_RE.match(str(email)):
+            if email and not EMAIL_RE.fullmatch(str(email)):
                 self._problems.append(f"{where}.email: {email!r} is not an email address")
             keys = spec.get("ssh_keys", [])
             if not isinstance(keys, list):
                 self._problems.append(f"{where}.ssh_keys must be a list of public keys")
                 keys = []
             for i, key in enumerate(keys):
-                if not isinstance(key, str) or not SSH_KEY_RE.match(key):
+                if not isinstance(key, str) or not SSH_KEY_RE.fullmatch(key):
                     self._problems.append(f"{where}.ssh_keys[{i}] is not one OpenSSH public key line")
             quota = spec.get("quota_gb", 0)
             if isinstance(quota, bool) or not isinstance(quota, int | float) or quota < 0:
@@ -249,7 +249,7 @@ class Inventory:
             elif nfsroot:
                 nfsroots[nfsroot] = name
             mac = str(spec.get("mac", "")).lower()
-            if mac and not MAC_RE.match(mac):
+            if mac and not MAC_RE.fullmatch(mac):
                 self._problems.append(f"{where}.mac: {mac!r} is not a MAC address")
             netmask = self._ip(spec.get("netmask", "255.255.255.0"), f"{where}.netmask")
             gateway = self._ip(spec.get("gateway", ""), f"{where}.gateway", required=False)

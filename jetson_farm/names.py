@@ -5,7 +5,7 @@ import re
 from jetson_farm.errors import InvalidName
 
 NAME_PATTERN = r"[a-z0-9][a-z0-9._-]{0,62}"
-NAME_RE = re.compile(rf"^{NAME_PATTERN}$")
+NAME_RE = re.compile(NAME_PATTERN)
 
 
 def check_name(kind, value):
@@ -13,7 +13,7 @@ def check_name(kind, value):
 
     ``kind`` ("board", "user", "image"...) only makes the message read well.
     """
-    if not isinstance(value, str) or not NAME_RE.match(value):
+    if not isinstance(value, str) or not NAME_RE.fullmatch(value):
         raise InvalidName(
             f"invalid {kind} name {value!r}: it must match ^{NAME_PATTERN}$ "
             "(lower-case letters, digits, '.', '_', '-'; no '/', '..', spaces or shell characters)"

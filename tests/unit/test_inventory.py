@@ -1,0 +1,119 @@
+"""The inventory is refused as a whole, with every broken rule named."""
+
+import pytest
+
+from jetson_farm.errors import InvalidName, InventoryError, NotAllowed, NotFound
+from jetson_farm.inventory import Inventory
+from jetson_farm.names import check_name, parse_image
+from tests.conftest import make_pillar
+
+
+@pytest.mark.parametrize("bad", ["..", "a/b", "a b", "a;rm -rf /", "$(id)", "A", "", "-x", ".hidden",
+                                 "a" * 64, "jtk1\n", None, 7])
+def test_bad_names_are_refused_with_the_rule(bad):
+    with pytest.raises(InvalidName, match=r"invalid board name .* must match"):
+        check_name("board", bad)
+
+
+@pytest.mark.parametrize("good", ["jtk1", "l4t-r21.8", "a", "a_b", "0" * 63])
+def test_good_names_pass(good):
+    assert check_name("image", good) == good
+
+
+@pytest.mark.parametrize("bad", ["alice", "alice/../bob", "alice/cuda/dev", "/etc", "alice/", "../x"])
+def test_bad_image_refs(bad):
+    with pytest.raises(InvalidName):
+        parse_image(bad)
+
+
+def test_the_example_inventory_is_valid(tmp_path):
+    inventory = Inventory.load(make_pillar(tmp_path))
+    assert sorted(inventory.boards) == ["jtk1", "jtk2"]
+    board = inventory.board("jtk1")
+    assert board.nfsroot == str(tmp_path / "NFSRoot1")
+    assert board.power["driver"] == "lab"
+    assert board.down_timeout == 10
+    assert inventory.site_of_minion("site01").root == str(tmp_path / "root")
+
+
+def test_stable_ids_do_not_change_between_loads(tmp_path):
+    first = Inventory.load(make_pillar(tmp_path)).board("jtk1")
+    again = Inventory.load(make_pillar(tmp_path)).board("jtk1")
+    assert (first.fsid, first.export_id) == (again.fsid, again.export_id)
+    assert 100 <= first.export_id <= 65535
+
+
+def test_every_broken_rule_is_named(tmp_path):
+    pillar = make_pillar(tmp_path)
+    pillar["boards"]["jtk1"]["ip"] = "not-an-ip"
+    pillar["boards"]["jtk2"]["nfsroot"] = "/srv/../etc"
+    pillar["boards"]["jtk2"]["site"] = "nowhere"
+    pillar["boards"]["bad board"] = {}
+    pillar["users"]["alice"]["ssh_keys"] = ["ssh-ed25519 AAAA\nrm -rf /"]
+    pillar["sites"]["site01"]["nfs"]["backend"] = "samba"
+    pillar["timezone"] = "Mars/Olympus"
+    with pytest.raises(InventoryError) as err:
+        Inventory.load(pillar)
+    problems = "\n".join(err.value.problems)
+    for expected in ("boards.jtk1.ip: 'not-an-ip' is not an IPv4 address",
+                     "boards.jtk2.nfsroot: '/srv/../etc' must be a normalised path without '..'",
+                     "boards.jtk2.site: 'nowhere' is not a site of this inventory",
+                     "boards.bad board: invalid board name",
+                     "users.alice.ssh_keys[0] is not one OpenSSH public key line",
+                     "sites.site01.nfs.backend: 'samba' is not one of",
+                     "timezone: 'Mars/Olympus' is not a known time zone"):
+        assert expected in problems
+
+
+def test_two_boards_on_one_nfsroot_are_refused(tmp_path):
+    pillar = make_pillar(tmp_path)
+    pillar["boards"]["jtk2"]["nfsroot"] = pillar["boards"]["jtk1"]["nfsroot"]
+    assert any("is also boards.jtk1's" in p for p in Inventory(pillar).problems())
+
+
+def test_a_pillar_that_is_not_a_mapping_is_refused():
+    with pytest.raises(InventoryError, match="the jetson pillar must be a mapping"):
+        Inventory.load(["boards"])
+
+
+def test_unknown_board_and_user(tmp_path):
+    inventory = Inventory.load(make_pillar(tmp_path))
+    with pytest.raises(NotFound, match="unknown board 'jtk9'"):
+        inventory.board("jtk9")
+    with pytest.raises(NotFound, match="unknown user 'mallory'"):
+        inventory.user("mallory")
+    with pytest.raises(InvalidName):
+        inventory.board("../jtk1")
+
+
+def test_who_may_boot_what(tmp_path):
+    inventory = Inventory.load(make_pillar(tmp_path))
+    inventory.may_boot("alice", "alice/cuda-dev")
+    inventory.may_boot("alice", "admin/l4t-base")  # shared with everyone
+    inventory.may_boot("admin", "bob/ros")  # admins may boot anything
+    with pytest.raises(NotAllowed, match="user 'alice' may not boot 'bob/ros': it is bob's and not shared"):
+        inventory.may_boot("alice", "bob/ros")
+
+
+def test_sharing_with_named_users(tmp_path):
+    pillar = make_pillar(tmp_path)
+    pillar["images"]["bob/ros"] = {"shared": ["alice"]}
+    inventory = Inventory.load(pillar)
+    inventory.may_boot("alice", "bob/ros")
+    pillar["users"]["carol"] = {"email": "carol@example.org"}
+    with pytest.raises(NotAllowed):
+        Inventory.load(pillar).may_boot("carol", "bob/ros")
+
+
+@pytest.mark.parametrize(("path", "value"), [
+    (("boards", "jtk1", "mac"), "00:04:4b:00:00:01\n"),
+    (("users", "bob", "email"), "bob@example.org\nBcc: all@example.org"),
+    (("sites", "site01", "nfs", "clients"), "127.0.0.0/8\n"),
+])
+def test_a_trailing_newline_never_slips_through(tmp_path, path, value):
+    pillar = make_pillar(tmp_path)
+    node = pillar
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    assert Inventory(pillar).problems(), f"{'.'.join(path)} = {value!r} was accepted"
