@@ -40,6 +40,7 @@ class Site:
     minion: str
     root: str
     nfs: NfsConfig
+    address: str = ""  # the site server's address on its boards' segment (NFS server, flash -N)
 
 
 @dataclass(frozen=True)
@@ -165,8 +166,9 @@ class Inventory:
             minion = self._name("minion", spec.get("minion", name), f"{where}.minion")
             root = self._path(spec.get("root"), f"{where}.root")
             nfs = self._read_nfs(self._mapping(spec.get("nfs", {}), f"{where}.nfs"), f"{where}.nfs")
-            if minion and root and nfs:
-                self.sites[name] = Site(name=name, minion=minion, root=root, nfs=nfs)
+            address = self._ip(spec.get("address", ""), f"{where}.address", required=False)
+            if minion and root and nfs and address is not None:
+                self.sites[name] = Site(name=name, minion=minion, root=root, nfs=nfs, address=address)
 
     def _read_nfs(self, spec, where):
         backend = spec.get("backend", "kernel")
