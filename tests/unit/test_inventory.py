@@ -117,3 +117,14 @@ def test_a_trailing_newline_never_slips_through(tmp_path, path, value):
         node = node[key]
     node[path[-1]] = value
     assert Inventory(pillar).problems(), f"{'.'.join(path)} = {value!r} was accepted"
+
+
+def test_the_shipped_example_pillar_is_valid():
+    import yaml
+
+    from tests.conftest import SALT_DIR
+
+    example = yaml.safe_load((SALT_DIR / "pillar" / "jetson.sls").read_text())["jetson"]
+    inventory = Inventory.load(example)
+    assert inventory.board("jtk1").nfsroot == "/NFSRoot1"
+    assert inventory.site("site01").address == "192.168.137.130"
