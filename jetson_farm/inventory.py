@@ -22,6 +22,7 @@ MAC_RE = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
 SSH_KEY_RE = re.compile(
     r"^(ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( [^\n\r]*)?$"
 )
+GANESHA_DBUS_RE = re.compile(r"(unix:(path|abstract)=[A-Za-z0-9_./-]+)?")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
@@ -32,6 +33,7 @@ class NfsConfig:
     options: tuple = tuple(DEFAULT_NFS_OPTIONS)
     exports_file: str = "/etc/exports.d/jetson.exports"
     ganesha_conf: str = "/etc/ganesha/jetson.conf"
+    ganesha_dbus: str = ""  # the DBus address Ganesha listens on; "" is the system bus
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,14 @@ class Inventory:
             paths[key] = self._path(spec.get(key, default), f"{where}.{key}")
             if paths[key] is None:
                 return None
-        return NfsConfig(backend=backend, clients=clients, options=tuple(options), **paths)
+        ganesha_dbus = spec.get("ganesha_dbus", "")
+        if not isinstance(ganesha_dbus, str) or not GANESHA_DBUS_RE.fullmatch(ganesha_dbus):
+            self._problems.append(
+                f"{where}.ganesha_dbus: {ganesha_dbus!r} must be a DBus address like "
+                "'unix:path=/run/jetson/bus.sock', or empty for the system bus")
+            return None
+        return NfsConfig(backend=backend, clients=clients, options=tuple(options),
+                         ganesha_dbus=ganesha_dbus, **paths)
 
     def _read_users(self):
         for name, spec in self._mapping(self.raw.get("users"), "users").items():

@@ -1,0 +1,173 @@
+"""What both NFS backends share: running their commands, who holds a session, waiting idle.
+
+A board is idle when it holds no NFS session and answers no ping (DESIGN.md switch step 2).
+"""
+
+import ipaddress
+import logging
+import os
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+
+from jetson_farm.errors import NfsError, Timeout
+
+log = logging.getLogger(__name__)
+
+NFS_PORT = 2049
+COMMAND_TIMEOUT = 30
+TCP_ESTABLISHED = "01"
+PROC_TCP = ("/proc/net/tcp", "/proc/net/tcp6")
+PROC_NFSD_CLIENTS = "/proc/fs/nfsd/clients"
+
+
+@dataclass
+class Result:
+    """What one call changed: ``changes`` is empty when nothing did; warnings never fail a call."""
+
+    board: str
+    path: str
+    changes: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+
+    @property
+    def changed(self):
+        return bool(self.changes)
+
+    def as_dict(self):
+        return dict(asdict(self), changed=self.changed)
+
+
+def run(argv, timeout=COMMAND_TIMEOUT, env=None):
+    """Run ``argv`` (a list, never a shell string); the CompletedProcess, or NfsError if it cannot run."""
+    log.debug("running %s", argv)
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, env=env)
+    except FileNotFoundError as err:
+        raise NfsError(f"{argv[0]} is not installed: {err}") from err
+    except subprocess.TimeoutExpired as err:
+        raise NfsError(f"{' '.join(argv)} did not finish within {timeout}s") from err
+
+
+def normalise_ip(address):
+    """``::ffff:10.0.0.5`` -> ``10.0.0.5``; other addresses unchanged."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
+def _proc_tcp_address(hex_address):
+    host, port = hex_address.split(":")
+    raw = bytes.fromhex(host)
+    if len(raw) == 4:
+        ip = ipaddress.IPv4Address(raw[::-1])
+    else:  # four little-endian 32-bit words
+        ip = ipaddress.IPv6Address(b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4)))
+    return normalise_ip(str(ip)), int(port, 16)
+
+
+def tcp_sessions(port=NFS_PORT, paths=PROC_TCP):
+    """Established TCP connections to local ``port``: ``[{"ip", "port", "via": "tcp"}]``."""
+    sessions = []
+    for path in paths:
+        try:
+            with open(path, encoding="ascii") as handle:
+                lines = handle.readlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 4 or fields[3] != TCP_ESTABLISHED:
+                continue
+            _, local_port = _proc_tcp_address(fields[1])
+            if local_port == port:
+                ip, remote_port = _proc_tcp_address(fields[2])
+                sessions.append({"ip": ip, "port": remote_port, "via": "tcp"})
+    return sessions
+
+
+def nfsd_clients(folder=PROC_NFSD_CLIENTS):
+    """The kernel nfsd's NFSv4 clients (``/proc/fs/nfsd/clients/*/info``): ``[{"ip", "name", "via"}]``."""
+    try:
+        entries = sorted(os.listdir(folder))
+    except FileNotFoundError:
+        return []
+    clients = []
+    for entry in entries:
+        try:
+            with open(os.path.join(folder, entry, "info"), encoding="utf-8", errors="replace") as handle:
+                info = handle.read(65536)
+        except OSError:
+            continue  # the client went away while we read
+        fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+        address = fields.get("address", "").strip().strip('"')
+        host = address.rsplit(":", 1)[0].strip("[]") if address else ""
+        clients.append({"ip": normalise_ip(host), "name": fields.get("name", "").strip().strip('"'),
+                        "via": "nfsd"})
+    return clients
+
+
+def answers_ping(ip):
+    """True if ``ip`` answers one ICMP echo within a second."""
+    return run(["ping", "-c1", "-W1", "-n", "-q", ip], timeout=10).returncode == 0
+
+
+def what_holds(backend, board):
+    """Why ``board`` is not idle: a list of reasons, empty when it is idle."""
+    reasons = []
+    sessions = backend.sessions(ip=board.ip)
+    if sessions:
+        found = ", ".join(f"{s['ip']}:{s['port']} ({s['via']})" if "port" in s else f"{s['ip']} ({s['via']})"
+                          for s in sessions)
+        reasons.append(f"it holds an NFS session: {found}")
+    if answers_ping(board.ip):
+        reasons.append(f"it answers ping at {board.ip}")
+    return reasons
+
+
+def wait_idle(backend, board, timeout, interval=1.0):
+    """Return once ``board`` holds no NFS session and answers no ping; Timeout naming what held."""
+    started = time.monotonic()
+    deadline = started + timeout
+    while True:
+        reasons = what_holds(backend, board)
+        if not reasons:
+            return {"board": board.name, "ip": board.ip, "idle": True,
+                    "waited": round(time.monotonic() - started, 1)}
+        if time.monotonic() >= deadline:
+            raise Timeout(f"board {board.name} is not idle after {timeout}s: " + "; and ".join(reasons))
+        time.sleep(interval)
+
+
+def write_atomically(path, text):
+    """Replace ``path`` with ``text`` in one rename, so a reader never sees half a file."""
+    folder = os.path.dirname(path)
+    os.makedirs(folder, mode=0o755, exist_ok=True)
+    temporary = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(temporary, 0o644)
+    os.replace(temporary, path)
+
+
+def read_text(path):
+    """The text of ``path``, or None when it does not exist."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def check_export_path(path):
+    """Refuse an nfsroot that no server could export, before anything changes."""
+    if any(char in path for char in '"\n\r#\\'):
+        raise NfsError(f"nfsroot {path!r} holds a character no exports file can carry")
+    if not os.path.isdir(path):
+        raise NfsError(f"nfsroot {path} is not a directory on this server; nothing was exported")

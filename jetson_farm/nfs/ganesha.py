@@ -1,0 +1,177 @@
+"""The NFS-Ganesha backend: one file of EXPORT blocks the farm owns, applied live over DBus.
+
+``ganesha_conf`` (default ``/etc/ganesha/jetson.conf``) is ``%include``-d by ganesha.conf and
+holds one block per board, each behind a ``# jetson-board: <board>`` line, with the board's
+stable Export_Id and ``Path = Pseudo = nfsroot``. A change is applied to the running daemon
+with AddExport/UpdateExport/RemoveExport (org.ganesha.nfsd, /org/ganesha/nfsd/ExportMgr) and
+proved by ShowExports. A Ganesha that does not answer on the bus is an error before anything
+changes: the farm never writes an export it cannot prove.
+"""
+
+import logging
+import re
+
+from jetson_farm.errors import NfsError
+from jetson_farm.nfs import common
+from jetson_farm.nfs.dbus import GaneshaDbus
+
+log = logging.getLogger(__name__)
+
+HEADER = ("# Managed by jetson-farm (jetson_nfs, ganesha backend): one EXPORT block per board.\n"
+          "# Edits here are overwritten; change the jetson pillar instead.\n")
+MARKER = "# jetson-board: "
+MARKER_RE = re.compile(r"^# jetson-board: (\S+)$", re.MULTILINE)
+SQUASH = {"no_root_squash": "No_Root_Squash", "all_squash": "All_Squash", "root_squash": "Root_Squash"}
+
+
+def render_block(nfs, board):
+    """The EXPORT block of ``board``: access and squash from the site's options, its clients."""
+    options = set(nfs.options)
+    access = "RO" if "ro" in options else "RW"
+    squash = next((SQUASH[o] for o in ("all_squash", "no_root_squash", "root_squash") if o in options),
+                  "Root_Squash")
+    extra = []
+    if "secure" in options:
+        extra.append("    PrivilegedPort = true;\n")
+    for option in nfs.options:
+        key, _, value = option.partition("=")
+        if key in ("anonuid", "anongid") and value.isdigit():
+            extra.append(f"    Anonymous_{'Uid' if key == 'anonuid' else 'Gid'} = {value};\n")
+    return (f"{MARKER}{board.name}\n"
+            "EXPORT {\n"
+            f"    Export_Id = {board.export_id};\n"
+            f'    Path = "{board.nfsroot}";\n'
+            f'    Pseudo = "{board.nfsroot}";\n'
+            f"    Access_Type = {access};\n"
+            f"    Squash = {squash};\n"
+            "    SecType = sys;\n"
+            + "".join(extra)
+            + "    FSAL { Name = VFS; }\n"
+            f"    CLIENT {{ Clients = {nfs.clients}; Access_Type = {access}; }}\n"
+            "}\n")
+
+
+def parse_conf(text):
+    """``{board: block text}`` of the farm's Ganesha file (each block starts at its marker line)."""
+    text = text or ""
+    starts = [(m.start(), m.group(1)) for m in MARKER_RE.finditer(text)]
+    blocks = {}
+    for i, (start, board) in enumerate(starts):
+        end = starts[i + 1][0] if i + 1 < len(starts) else len(text)
+        blocks[board] = text[start:end].rstrip("\n") + "\n"
+    return blocks
+
+
+def render_conf(blocks):
+    return HEADER + "".join("\n" + blocks[board] for board in sorted(blocks))
+
+
+class GaneshaBackend:
+    """Exports through a running NFS-Ganesha. ``nfs`` is the site's NfsConfig."""
+
+    name = "ganesha"
+
+    def __init__(self, nfs):
+        self.nfs = nfs
+        self.bus = GaneshaDbus(getattr(nfs, "ganesha_dbus", "") or "")
+
+    def configured(self):
+        return parse_conf(common.read_text(self.nfs.ganesha_conf))
+
+    def _live_ids_of(self, path, live):
+        return sorted(i for i, p in live.items() if p == path)
+
+    def exports(self, boards):
+        live, configured = self.bus.show_exports(), self.configured()
+        found = []
+        for board in boards:
+            ids = self._live_ids_of(board.nfsroot, live)
+            if not ids and board.name not in configured:
+                continue
+            found.append({"board": board.name, "path": board.nfsroot, "clients": [self.nfs.clients],
+                          "options": list(self.nfs.options), "export_id": board.export_id,
+                          "active": bool(ids), "configured": board.name in configured})
+        return found
+
+    def is_exported(self, board):
+        return bool(self._live_ids_of(board.nfsroot, self.bus.show_exports()))
+
+    def _write(self, blocks):
+        common.write_atomically(self.nfs.ganesha_conf, render_conf(blocks))
+
+    def export(self, board):
+        """Write the board's block and make Ganesha serve it (AddExport, or UpdateExport if it changed)."""
+        common.check_export_path(board.nfsroot)
+        result = common.Result(board=board.name, path=board.nfsroot)
+        live = self.bus.show_exports()  # unreachable Ganesha: fail before anything changes
+        old_text = common.read_text(self.nfs.ganesha_conf)
+        blocks = parse_conf(old_text)
+        wanted = render_block(self.nfs, board)
+        file_changed = blocks.get(board.name) != wanted
+        for stale in self._live_ids_of(board.nfsroot, live):
+            if stale != board.export_id:
+                self.bus.remove_export(stale)
+                result.changes["stale"] = f"removed export id {stale} of {board.nfsroot}"
+        if file_changed:
+            result.changes["file"] = (f"{'updated' if board.name in blocks else 'added'} "
+                                      f"in {self.nfs.ganesha_conf}")
+            blocks[board.name] = wanted
+            self._write(blocks)
+        try:
+            if board.export_id not in live:
+                self.bus.add_export(self.nfs.ganesha_conf, board.export_id)
+                result.changes["live"] = f"exported as id {board.export_id}"
+            elif file_changed:
+                self.bus.update_export(self.nfs.ganesha_conf, board.export_id)
+                result.changes["live"] = f"updated export id {board.export_id}"
+        except NfsError:
+            if file_changed:
+                self._restore(old_text)
+            raise
+        if self.bus.show_exports().get(board.export_id) != board.nfsroot:
+            raise NfsError(f"Ganesha accepted export id {board.export_id} but ShowExports does not list "
+                           f"{board.nfsroot}")
+        return result
+
+    def _restore(self, old_text):
+        common.write_atomically(self.nfs.ganesha_conf, old_text if old_text is not None else HEADER)
+
+    def unexport(self, board):
+        """Remove every live export of the board's nfsroot (RemoveExport), then its block."""
+        result = common.Result(board=board.name, path=board.nfsroot)
+        ids = self._live_ids_of(board.nfsroot, self.bus.show_exports())
+        for export_id in ids:
+            self.bus.remove_export(export_id)
+        if self._live_ids_of(board.nfsroot, self.bus.show_exports()):
+            raise NfsError(f"Ganesha still lists {board.nfsroot} after RemoveExport")
+        if ids:
+            result.changes["live"] = "removed export id " + ", ".join(map(str, ids))
+        blocks = self.configured()
+        if board.name in blocks:
+            del blocks[board.name]
+            self._write(blocks)
+            result.changes["file"] = f"removed from {self.nfs.ganesha_conf}"
+        return result
+
+    def reload(self):
+        """Make Ganesha serve every block of the file: AddExport what is missing, UpdateExport the rest."""
+        live = self.bus.show_exports()
+        done = {}
+        for board, block in sorted(self.configured().items()):
+            match = re.search(r"Export_Id = (\d+);", block)
+            if not match:
+                continue
+            export_id = int(match.group(1))
+            if export_id in live:
+                self.bus.update_export(self.nfs.ganesha_conf, export_id)
+                done[board] = "updated"
+            else:
+                self.bus.add_export(self.nfs.ganesha_conf, export_id)
+                done[board] = "added"
+        return {"reloaded": True, "boards": done, "warnings": []}
+
+    def sessions(self, ip=None):
+        """Ganesha's clients (ClientMgr.ShowClients) and TCP connections to port 2049."""
+        found = [{"ip": address, "via": "ganesha"} for address in self.bus.show_clients()]
+        found += common.tcp_sessions(common.NFS_PORT)
+        return [s for s in found if ip is None or s["ip"] == ip]
