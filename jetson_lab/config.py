@@ -1,0 +1,97 @@
+"""A lab's fixed facts, kept in ``LAB_DIR/lab.json`` so every command and process agrees.
+
+::
+
+    LAB_DIR/lab.json            this file
+    LAB_DIR/supervisor.sock     the supervisor's socket (power driver, CLI)
+    LAB_DIR/master/             the salt-master's config dir (``salt -c LAB_DIR/master``)
+    LAB_DIR/site01/             the site minion's config dir
+    LAB_DIR/ganesha/            the NFS server's state
+    LAB_DIR/pillar/             top.sls and jetson.sls
+    LAB_DIR/site/               the site root: images/, boards/<b>/identity/, state/
+    LAB_DIR/nfsroot/<board>/    each board's nfsroot
+    LAB_DIR/run/<board>/        each board's runtime dir ("RAM"): config, keys, logs
+    LAB_DIR/pids/               pid files of the lab's daemons
+"""
+
+import json
+import os
+import pathlib
+from dataclasses import asdict, dataclass, field
+
+from jetson_lab.errors import LabError
+from jetson_lab.network import LabNetwork
+
+SITE_MINION = "site01"
+NFS_PORT = 2049
+
+
+@dataclass
+class LabConfig:
+    name: str
+    dir: str
+    boards: list = field(default_factory=list)
+    tag: str = ""
+    subnet_octet: int = 0
+    nfs_port: int = NFS_PORT
+    boot_retry: float = 2.0
+    reboot_down: float = 2.0
+
+    @classmethod
+    def read(cls, lab_dir):
+        path = pathlib.Path(lab_dir) / "lab.json"
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise LabError(f"no lab at {lab_dir}: {path} is missing (run jetson-lab up)") from None
+        except ValueError as err:
+            raise LabError(f"{path} is not valid JSON: {err}") from None
+        return cls(**data)
+
+    def write(self):
+        path = pathlib.Path(self.dir) / "lab.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        os.replace(tmp, path)
+
+    @property
+    def network(self):
+        return LabNetwork(self.tag, self.subnet_octet)
+
+    @property
+    def path(self):
+        return pathlib.Path(self.dir)
+
+    @property
+    def socket_path(self):
+        return str(self.path / "supervisor.sock")
+
+    @property
+    def master_dir(self):
+        return self.path / "master"
+
+    @property
+    def site_dir(self):
+        return self.path / SITE_MINION
+
+    @property
+    def ganesha_dir(self):
+        return self.path / "ganesha"
+
+    @property
+    def pillar_dir(self):
+        return self.path / "pillar"
+
+    @property
+    def site_root(self):
+        return self.path / "site"
+
+    @property
+    def pid_dir(self):
+        return self.path / "pids"
+
+    def nfsroot(self, board):
+        return str(self.path / "nfsroot" / board)
+
+    def run_dir(self, board):
+        return self.path / "run" / board

@@ -1,0 +1,238 @@
+"""A whole local farm in one folder: ``jetson-lab up``, ``status`` and ``down``.
+
+``up`` (idempotent) brings up, in order: the bridge and the boards' namespaces, Ganesha on the
+bridge address, the salt-master, the site minion ``site01``, the pillar, the boards'
+identities and the seed images, each board's default image at its nfsroot (through
+``jetson_rootfs.swap`` and ``jetson_nfs.export`` on site01), the supervisor, and powers the
+boards on. ``down`` stops all of it and removes every namespace, veth and the bridge.
+"""
+
+import logging
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+from jetson_lab import client, daemons, network, saltconf, seed
+from jetson_lab.config import SITE_MINION, LabConfig
+from jetson_lab.errors import LabError
+from jetson_lab.supervisor import ganesha_for
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE = "/var/lib/jetson-lab"
+READY_TIMEOUT = 120
+SEED_SWITCH_ID = "lab-seed"
+
+
+def lab_dir_for(name=None, directory=None):
+    if directory:
+        return str(pathlib.Path(directory).resolve())
+    return str(pathlib.Path(DEFAULT_BASE) / (name or "demo"))
+
+
+def load_or_create(lab_dir, boards, name=None):
+    """The lab's config: read from lab.json, or chosen now (tag, free subnet) and written."""
+    path = pathlib.Path(lab_dir)
+    wanted = [f"jtk{i}" for i in range(1, boards + 1)] if boards else None
+    if (path / "lab.json").is_file():
+        config = LabConfig.read(lab_dir)
+        if wanted and wanted != config.boards:
+            if _supervisor_pid(config):
+                raise LabError(f"lab {config.name} at {lab_dir} is up with {len(config.boards)} boards; "
+                               f"run jetson-lab down first to change it to {boards}")
+            config.boards = wanted
+            config.write()
+        return config
+    path.mkdir(parents=True, exist_ok=True)
+    tag = network.lab_tag(str(path))
+    config = LabConfig(name=name or path.name, dir=str(path), boards=wanted or ["jtk1", "jtk2", "jtk3"],
+                       tag=tag, subnet_octet=network.pick_subnet_octet(tag))
+    config.write()
+    return config
+
+
+def _pid_file(config, name):
+    return config.pid_dir / f"{name}.pid"
+
+
+def _supervisor_pid(config):
+    return daemons.read_pid(_pid_file(config, "supervisor"))
+
+
+
+
+def up(lab_dir, boards=3, name=None, wait=True):
+    """Bring the lab up (or complete it); a summary dict."""
+    config = load_or_create(lab_dir, boards, name)
+    net = config.network
+    network.create_bridge(net)
+    for index, board in enumerate(config.boards, start=1):
+        network.create_board_netns(net, board, index)
+        pathlib.Path(config.nfsroot(board)).mkdir(parents=True, exist_ok=True)
+    saltconf.write_configs(config)
+    seed.write_pillar(config, seed.lab_pillar(config, ganesha_for(config).dbus_address))
+    accept_site_minion(config)
+    seed.ensure_identities(config)
+    seed.ensure_images(config)
+    # The supervisor runs the lab's Ganesha, which the site minion's exports need.
+    daemons.start("lab supervisor", [sys.executable, "-m", "jetson_lab.supervisor", config.dir],
+                  _pid_file(config, "supervisor"), config.path / "logs" / "supervisor.log")
+    _wait_socket(config.socket_path)
+    daemons.start("salt-master", [str(saltconf.BIN / "salt-master"), "-c", str(config.master_dir)],
+                  _pid_file(config, "master"), config.path / "logs" / "master.out")
+    daemons.start("site minion", [str(saltconf.BIN / "salt-minion"), "-c", str(config.site_dir)],
+                  _pid_file(config, "site01"), config.path / "logs" / "site01.out")
+    wait_for_minions(config, [SITE_MINION], READY_TIMEOUT)
+    sync_modules(config)
+    gaps = place_default_images(config)
+    for board in config.boards:
+        client.power(config.socket_path, board, "on")
+    if wait:
+        wait_for_minions(config, config.boards, READY_TIMEOUT)
+    return {"lab": config.name, "dir": config.dir, "boards": config.boards,
+            "bridge": net.bridge, "address": net.bridge_addr, "gaps": gaps}
+
+
+def accept_site_minion(config):
+    public = saltconf.ensure_key_pair(config.site_dir / "pki")
+    saltconf.accept_key(config, SITE_MINION, public)
+
+
+def salt(config, args, timeout=120):
+    """``salt -c <master dir> --out=json --static ARGS``: (returncode, data, output)."""
+    return saltconf.run_cli("salt", config.master_dir, args, timeout=timeout)
+
+
+def salt_run(config, args, timeout=120):
+    return saltconf.run_cli("salt-run", config.master_dir, args, timeout=timeout)
+
+
+def wait_for_minions(config, minions, timeout):
+    """Until every minion answers test.ping through the master; LabError naming the missing."""
+    deadline = time.monotonic() + timeout
+    missing = list(minions)
+    while True:
+        _, data, _ = salt(config, ["-t", "3", "-L", ",".join(missing), "test.ping"], timeout=30)
+        answered = {m for m, ok in (data or {}).items() if ok is True}
+        missing = [m for m in missing if m not in answered]
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise LabError(f"lab {config.name}: minion(s) {', '.join(missing)} not up after {timeout}s "
+                           f"(see {config.dir}/run/<board>/log and {config.dir}/logs)")
+        time.sleep(0.5)
+
+
+def sync_modules(config):
+    for args in (["saltutil.sync_all"],):
+        code, _, out = salt_run(config, args)
+        if code != 0:
+            raise LabError(f"salt-run {' '.join(args)} failed: {out.strip()[-500:]}")
+    code, _, out = salt(config, [SITE_MINION, "saltutil.sync_all"])
+    if code != 0:
+        raise LabError(f"salt {SITE_MINION} saltutil.sync_all failed: {out.strip()[-500:]}")
+
+
+def place_default_images(config):
+    """Swap the default image onto every empty nfsroot and export it; the gaps, if any."""
+    _, data, _ = salt(config, [SITE_MINION, "sys.list_functions", "jetson_rootfs", "jetson_nfs"])
+    functions = set((data or {}).get(SITE_MINION) or [])
+    missing = [f for f in ("jetson_rootfs.swap", "jetson_rootfs.state", "jetson_nfs.export")
+               if f not in functions]
+    if missing:
+        gap = (f"{', '.join(missing)} not on {SITE_MINION} yet: nfsroots left empty, "
+               "boards will not boot until an image is swapped in and exported")
+        log.warning("%s", gap)
+        return [gap]
+    for board in config.boards:
+        if not any(pathlib.Path(config.nfsroot(board)).iterdir()):
+            code, _, out = salt(config, [SITE_MINION, "jetson_rootfs.swap", board, seed.DEFAULT_IMAGE,
+                                         f"switch_id={SEED_SWITCH_ID}"])
+            if code != 0:
+                raise LabError(f"swapping {seed.DEFAULT_IMAGE} onto {board} failed: {out.strip()[-800:]}")
+        code, _, out = salt(config, [SITE_MINION, "jetson_nfs.export", board])
+        if code != 0:
+            raise LabError(f"exporting {board}'s nfsroot failed: {out.strip()[-800:]}")
+    return []
+
+
+def _wait_socket(path, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            client.boards(path, timeout=2)
+            return
+        except LabError:
+            time.sleep(0.1)
+    raise LabError(f"the lab supervisor did not open {path} within {timeout}s")
+
+
+def status(lab_dir):
+    """One row per board: power, minion (supervisor's view), ping, minion up (master's view)."""
+    config = LabConfig.read(lab_dir)
+    try:
+        rows = client.boards(config.socket_path)
+    except LabError:
+        rows = [{"board": b, "power": "off", "minion": "no supervisor",
+                 "ip": config.network.board_addr(i)} for i, b in enumerate(config.boards, start=1)]
+    answered = {}
+    if daemons.read_pid(_pid_file(config, "master")):
+        _, data, _ = salt(config, ["-t", "3", "-L", ",".join(config.boards), "test.ping"], timeout=30)
+        answered = data or {}
+    for row in rows:
+        row["ping"] = ping(row["ip"])
+        row["minion_up"] = answered.get(row["board"]) is True
+    return {"lab": config.name, "dir": config.dir, "boards": rows, "daemons": {
+        name: bool(daemons.read_pid(_pid_file(config, name)))
+        for name in ("master", "site01", "supervisor")}}
+
+
+def ping(address):
+    """Does ``address`` (a lab board's own address) answer one ping within a second?"""
+    proc = subprocess.run(["ping", "-c1", "-W1", "-q", address], capture_output=True, timeout=5, check=False)
+    return proc.returncode == 0
+
+
+def down(lab_dir, purge=False):
+    """Stop everything of the lab and remove its network; with purge, its folder too."""
+    path = pathlib.Path(lab_dir)
+    if not (path / "lab.json").is_file():
+        return {"dir": str(path), "stopped": [], "removed": []}
+    config = LabConfig.read(lab_dir)
+    stopped = [name for name in ("supervisor", "site01", "master")
+               if daemons.stop(name, _pid_file(config, name))]
+    _kill_stray_ganesha(config)
+    _kill_netns_processes(config)
+    removed = network.destroy(config.network, config.boards)
+    if purge:
+        shutil.rmtree(path, ignore_errors=True)
+    return {"dir": str(path), "stopped": stopped, "removed": removed}
+
+
+def _kill_stray_ganesha(config):
+    """A Ganesha left by a supervisor that was killed hard (it runs in its own session)."""
+    pid_file = config.ganesha_dir / "ganesha.pid"
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        with open(f"/proc/{pid}/comm", encoding="ascii") as handle:
+            if handle.read().strip() == "ganesha.nfsd":
+                daemons.kill_group(pid)
+    except (OSError, ValueError, IndexError):
+        pass
+
+
+def _kill_netns_processes(config):
+    """Whatever still runs in a board's namespace (a supervisor killed hard leaves its boards)."""
+    for board in config.boards:
+        ns = config.network.netns(board)
+        if not network.netns_exists(ns):
+            continue
+        proc = network.run_ip(["netns", "pids", ns], check=False)
+        for pid in proc.stdout.split():
+            try:
+                os.kill(int(pid), 9)
+            except (ProcessLookupError, ValueError):
+                pass

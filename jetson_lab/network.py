@@ -1,0 +1,167 @@
+"""The lab's network: one bridge on the host, one network namespace and veth pair per board.
+
+The bridge carries the address the boards use for the master and the NFS server; each board's
+namespace has one veth whose far side is enslaved to the bridge. Powering a board off takes its
+links down, so it stops answering ping and loses its TCP sessions, like a real board.
+
+Every name carries a tag derived from the lab's name, so two labs (tests and demo) coexist.
+Interface names are limited to 15 characters by the kernel.
+"""
+
+import hashlib
+import ipaddress
+import json
+import logging
+import subprocess
+from dataclasses import dataclass
+
+from jetson_farm.errors import JetsonError
+
+log = logging.getLogger(__name__)
+
+IP_TIMEOUT = 10
+SUBNET_BASE = "10.213"  # private, used only on the lab's own bridge
+
+
+class NetworkError(JetsonError):
+    """An ``ip`` command of the lab's network setup failed."""
+
+
+def lab_tag(lab_name):
+    """Four hex characters that stand for the lab in interface and namespace names."""
+    return hashlib.sha1(lab_name.encode(), usedforsecurity=False).hexdigest()[:4]
+
+
+@dataclass(frozen=True)
+class LabNetwork:
+    """The names and addresses of one lab's network (all derived, nothing created here)."""
+
+    tag: str
+    subnet_octet: int
+
+    @property
+    def bridge(self):
+        return f"jl{self.tag}br"
+
+    @property
+    def network(self):
+        return ipaddress.IPv4Network(f"{SUBNET_BASE}.{self.subnet_octet}.0/24")
+
+    @property
+    def bridge_addr(self):
+        return f"{SUBNET_BASE}.{self.subnet_octet}.1"
+
+    def board_addr(self, index):
+        return f"{SUBNET_BASE}.{self.subnet_octet}.{10 + index}"
+
+    def netns(self, board):
+        return f"jl-{self.tag}-{board}"
+
+    def veth_host(self, index):
+        return f"jl{self.tag}h{index}"
+
+    def veth_board(self, index):
+        return f"jl{self.tag}b{index}"
+
+
+def run_ip(args, check=True):
+    """Run ``ip ARGS`` (an argument list); NetworkError with its stderr when it fails."""
+    proc = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=IP_TIMEOUT,
+                          check=False)
+    if check and proc.returncode != 0:
+        raise NetworkError(f"ip {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc
+
+
+def link_exists(name, netns=None):
+    prefix = ["-n", netns] if netns else []
+    return run_ip([*prefix, "link", "show", "dev", name], check=False).returncode == 0
+
+
+def netns_exists(name):
+    proc = run_ip(["-j", "netns", "list"], check=False)
+    try:
+        names = {entry["name"] for entry in json.loads(proc.stdout or "[]")}
+    except (ValueError, KeyError, TypeError):
+        names = set()
+    return name in names
+
+
+def used_subnets():
+    """The IPv4 networks configured on any host interface now."""
+    proc = run_ip(["-j", "-4", "addr", "show"], check=False)
+    networks = set()
+    for link in json.loads(proc.stdout or "[]"):
+        for addr in link.get("addr_info", []):
+            networks.add(ipaddress.IPv4Interface(f"{addr['local']}/{addr['prefixlen']}").network)
+    return networks
+
+
+def pick_subnet_octet(tag):
+    """A third octet whose 10.213.N.0/24 no host interface uses yet, starting from the tag's."""
+    used = used_subnets()
+    start = int(tag, 16) % 200 + 20
+    for step in range(200):
+        octet = (start - 20 + step) % 200 + 20
+        candidate = ipaddress.IPv4Network(f"{SUBNET_BASE}.{octet}.0/24")
+        if not any(candidate.overlaps(net) for net in used):
+            return octet
+    raise NetworkError(f"no free /24 left in {SUBNET_BASE}.0.0/16 for the lab's bridge")
+
+
+def create_bridge(net):
+    """The bridge with the lab's host address, up. Idempotent."""
+    if not link_exists(net.bridge):
+        run_ip(["link", "add", net.bridge, "type", "bridge"])
+    addrs = run_ip(["-j", "-4", "addr", "show", "dev", net.bridge]).stdout
+    if net.bridge_addr not in addrs:
+        run_ip(["addr", "add", f"{net.bridge_addr}/24", "dev", net.bridge])
+    run_ip(["link", "set", net.bridge, "up"])
+
+
+def create_board_netns(net, board, index):
+    """The board's namespace with its veth on the bridge and its address; links left down."""
+    ns = net.netns(board)
+    if not netns_exists(ns):
+        run_ip(["netns", "add", ns])
+    host, inner = net.veth_host(index), net.veth_board(index)
+    if not link_exists(inner, netns=ns):
+        if link_exists(host):
+            run_ip(["link", "del", host])
+        run_ip(["link", "add", host, "type", "veth", "peer", "name", inner])
+        run_ip(["link", "set", inner, "netns", ns])
+        run_ip(["link", "set", host, "master", net.bridge])
+    addrs = run_ip(["-n", ns, "-j", "-4", "addr", "show", "dev", inner]).stdout
+    if net.board_addr(index) not in addrs:
+        run_ip(["-n", ns, "addr", "add", f"{net.board_addr(index)}/24", "dev", inner])
+    run_ip(["-n", ns, "link", "set", "lo", "up"])
+
+
+def set_board_link(net, board, index, up):
+    """Bring the board's veth pair up (powered on) or down (powered off)."""
+    state = "up" if up else "down"
+    run_ip(["link", "set", net.veth_host(index), state])
+    # No default route: a board reaches only its own /24, i.e. the bridge's master and NFS.
+    run_ip(["-n", net.netns(board), "link", "set", net.veth_board(index), state])
+
+
+def destroy(net, boards):
+    """Remove every netns, veth and the bridge of the lab. Idempotent; returns what it removed."""
+    removed = []
+    for index, board in enumerate(boards, start=1):
+        if link_exists(net.veth_host(index)):
+            run_ip(["link", "del", net.veth_host(index)], check=False)
+            removed.append(net.veth_host(index))
+        if netns_exists(net.netns(board)):
+            run_ip(["netns", "del", net.netns(board)], check=False)
+            removed.append(net.netns(board))
+    # Namespaces of boards no longer in the list (a lab brought up with more boards before).
+    proc = run_ip(["-j", "netns", "list"], check=False)
+    for entry in json.loads(proc.stdout or "[]"):
+        if entry.get("name", "").startswith(f"jl-{net.tag}-"):
+            run_ip(["netns", "del", entry["name"]], check=False)
+            removed.append(entry["name"])
+    if link_exists(net.bridge):
+        run_ip(["link", "del", net.bridge], check=False)
+        removed.append(net.bridge)
+    return removed

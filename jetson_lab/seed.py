@@ -1,0 +1,118 @@
+"""What a fresh lab holds: its ``jetson`` pillar, the boards' identities and three small images."""
+
+import json
+import logging
+import os
+import pathlib
+
+from jetson_lab.config import SITE_MINION
+from jetson_lab.saltconf import accept_key, ensure_key_pair
+
+log = logging.getLogger(__name__)
+
+DEFAULT_IMAGE = "admin/l4t-base"
+SEED_IMAGES = {
+    "admin/l4t-base": "L4T base (jetson-lab seed image)",
+    "alice/cuda-dev": "CUDA development (jetson-lab seed image)",
+    "bob/ros": "ROS (jetson-lab seed image)",
+}
+LAB_SSH_KEYS = {
+    "alice": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILabAliceLabAliceLabAliceLabAliceLabAlice00 alice@lab",
+    "bob": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILabBobLabBobLabBobLabBobLabBobLabBobLab0 bob@lab",
+    "admin": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILabAdminLabAdminLabAdminLabAdminLabAdm0 admin@lab",
+}
+
+
+def lab_pillar(config, ganesha_dbus=""):
+    """The lab's ``jetson`` pillar: site01 on Ganesha, boards on the bridge, power via the lab."""
+    net = config.network
+    nfs = {
+        "backend": "ganesha",
+        "clients": str(net.network),
+        "options": ["rw", "insecure", "no_subtree_check", "async", "no_root_squash"],
+        "ganesha_conf": str(config.ganesha_dir / "jetson.conf"),
+    }
+    if ganesha_dbus:
+        nfs["ganesha_dbus"] = ganesha_dbus
+    pillar = {
+        "master": net.bridge_addr,
+        "timezone": "UTC",
+        "sites": {SITE_MINION: {"minion": SITE_MINION, "root": str(config.site_root),
+                                "address": net.bridge_addr, "nfs": nfs}},
+        "defaults": {"image": DEFAULT_IMAGE, "boot_timeout": 60, "down_timeout": 20,
+                     "power": {"driver": "lab", "socket": config.socket_path}},
+        "boards": {},
+        "users": {
+            "admin": {"email": "admin@example.org", "admin": True, "ssh_keys": [LAB_SSH_KEYS["admin"]]},
+            "alice": {"email": "alice@example.org", "ssh_keys": [LAB_SSH_KEYS["alice"]], "quota_gb": 50},
+            "bob": {"email": "bob@example.org", "ssh_keys": [LAB_SSH_KEYS["bob"]], "quota_gb": 5},
+        },
+        "images": {DEFAULT_IMAGE: {"shared": True, "description": SEED_IMAGES[DEFAULT_IMAGE]}},
+    }
+    for index, board in enumerate(config.boards, start=1):
+        pillar["boards"][board] = {
+            "site": SITE_MINION,
+            "minion": board,
+            "ip": net.board_addr(index),
+            "mac": f"02:4a:4c:00:{index // 256:02x}:{index % 256:02x}",
+            "nfsroot": config.nfsroot(board),
+            "netmask": "255.255.255.0",
+            "gateway": net.bridge_addr,
+            "flash": {"target": "jetson-tk1", "iface": "eth0"},
+        }
+    return pillar
+
+
+def write_pillar(config, pillar):
+    """top.sls (the inventory for the site minion only: rule 6) and jetson.sls."""
+    config.pillar_dir.mkdir(parents=True, exist_ok=True)
+    (config.pillar_dir / "top.sls").write_text(f"base:\n  '{SITE_MINION}':\n    - jetson\n")
+    tmp = config.pillar_dir / "jetson.sls.tmp"
+    tmp.write_text(json.dumps({"jetson": pillar}, indent=1))
+    os.replace(tmp, config.pillar_dir / "jetson.sls")
+
+
+def read_pillar(config):
+    return json.loads((config.pillar_dir / "jetson.sls").read_text())["jetson"]
+
+
+def ensure_identities(config):
+    """Each board's minion key pair in ``<root>/boards/<b>/identity/``, accepted on the master."""
+    for board in config.boards:
+        identity = config.site_root / "boards" / board / "identity"
+        accept_key(config, board, ensure_key_pair(identity))
+
+
+def ensure_images(config):
+    """The seed images in the store, unless already somewhere (store slot or an nfsroot)."""
+    for image, description in SEED_IMAGES.items():
+        slot = config.site_root / "images" / image
+        if slot.exists() or _at_some_nfsroot(config, image):
+            continue
+        _make_rootfs(slot, image, description)
+        log.info("seeded image %s", image)
+
+
+def _at_some_nfsroot(config, image):
+    for state_file in (config.site_root / "state").glob("*.json"):
+        try:
+            if json.loads(state_file.read_text()).get("image") == image:
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+def _make_rootfs(slot, image, description):
+    user, name = image.split("/")
+    for rel in ("bin", "etc", "home", "root", "tmp", "usr/bin", "var/log"):
+        (slot / rel).mkdir(parents=True, exist_ok=True)
+    (slot / "etc" / "os-release").write_text(
+        f'NAME="jetson-lab {name}"\nID={name}\nPRETTY_NAME="{description}"\n'
+        f"JETSON_LAB_IMAGE={image}\n")
+    (slot / "etc" / "hostname").write_text(f"{name}\n")
+    (slot / "etc" / "motd").write_text(f"{description}, owned by {user}\n")
+    (slot / "usr" / "bin" / "hello").write_text(f"#!/bin/sh\necho hello from {image}\n")
+    os.chmod(slot / "usr" / "bin" / "hello", 0o755)  # noqa: S103 - an executable of the image
+    os.chmod(slot / "tmp", 0o1777)  # noqa: S103 - a rootfs's /tmp is sticky, world-writable
+    pathlib.Path(slot / "home" / ".keep").touch()
