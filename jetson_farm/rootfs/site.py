@@ -1,0 +1,113 @@
+"""One site server's rootfs store: the object the Salt module ``jetson_rootfs`` drives.
+
+It takes the inventory and the site it serves, and never reads Salt's dunders; whether a
+board's nfsroot is exported comes in as a callable (``is_exported(board) -> bool``), so the core
+runs without ``jetson_nfs``.
+"""
+
+import os
+
+from jetson_farm.errors import NotFound
+from jetson_farm.layout import SiteLayout
+from jetson_farm.names import check_name
+from jetson_farm.pillar import site_context
+from jetson_farm.rootfs import clone, fsutil, reconcile, store, swap, tarball
+
+
+class RootfsSite:
+    """The store, boards and journals of ``site`` (a :class:`jetson_farm.inventory.Site`)."""
+
+    def __init__(self, inventory, site):
+        self.inventory = inventory
+        self.site = site
+        self.layout = SiteLayout(site.root)
+
+    @classmethod
+    def from_pillar(cls, pillar, minion_id):
+        """The store of the site whose server is ``minion_id``, from that minion's pillar."""
+        return cls(*site_context(pillar, minion_id))
+
+    # -- the site's boards and their journals ----------------------------------------------
+
+    def board(self, name):
+        board = self.inventory.board(name)
+        if board.site != self.site.name:
+            raise NotFound(f"board {name!r} is served by site {board.site}, not by {self.site.name}")
+        return board
+
+    def boards(self):
+        return sorted(self.inventory.boards_of_site(self.site.name), key=lambda b: b.name)
+
+    def saved_dir(self, board):
+        return os.path.join(self.layout.state_dir, f"{check_name('board', board)}.saved")
+
+    def lock_path(self, board):
+        return os.path.join(self.layout.state_dir, f"{check_name('board', board)}.lock")
+
+    def board_lock(self, board):
+        self.layout.ensure()
+        return fsutil.exclusive_lock(self.lock_path(board), f"board {board}")
+
+    def load_state(self, board):
+        state = fsutil.read_json(self.layout.state_file(board), default=None) or {}
+        blank = {"board": board, "image": None, "user": None, "switch_id": None, "since": None,
+                 "operation": None}
+        blank.update({k: v for k, v in state.items() if k in blank})
+        return blank
+
+    def save_state(self, board, state):
+        self.layout.ensure()
+        fsutil.write_json(self.layout.state_file(board), state)
+
+    def placements(self):
+        """``{image: board}`` for every image at a board's nfsroot, from ``<root>/state/`` only.
+
+        During an interrupted operation an image named in the journal whose slot is empty is
+        at that board's nfsroot (rule 1: it is in exactly one of the two places).
+        """
+        where = {}
+        for board in self.boards():
+            state = self.load_state(board.name)
+            op = state.get("operation") or {}
+            for image in {state["image"], op.get("current"), op.get("target")} - {None}:
+                if not fsutil.exists(self.layout.image_path(image)):
+                    where[image] = board.name
+        return where
+
+    # -- the public operations -------------------------------------------------------------
+
+    def swap(self, board, image, user=None, switch_id=None, *, is_exported):
+        """Step 4 of the switch: ``image`` to the board's nfsroot, injected for ``user``."""
+        return swap.swap(self, board, image, user=user, switch_id=switch_id, is_exported=is_exported)
+
+    def park(self, board, *, is_exported):
+        """Empty the board's nfsroot back into the image owner's slot, originals restored."""
+        return swap.park(self, board, is_exported=is_exported)
+
+    def reconcile(self, *, is_exported):
+        """Finish or roll back every interrupted swap/park; sweep orphaned staging folders."""
+        return reconcile.reconcile(self, is_exported=is_exported)
+
+    def list_images(self, user=None):
+        return store.list_images(self, user)
+
+    def info(self, image):
+        return store.info(self, image)
+
+    def usage(self, user=None):
+        return store.usage(self, user)
+
+    def state(self, board=None):
+        return store.state(self, board)
+
+    def remove(self, image):
+        return store.remove(self, image)
+
+    def set_bookings(self, bookings):
+        return store.set_bookings(self, bookings)
+
+    def import_tar(self, user, name, source):
+        return tarball.import_tar(self, user, name, source)
+
+    def clone(self, src, dst, timeout=None):
+        return clone.clone(self, src, dst, timeout=timeout)
