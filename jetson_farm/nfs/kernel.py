@@ -173,13 +173,13 @@ class KernelBackend:
         entries = parse_exports_file(text)
         if entries.get(board.name) == entry or (entry is None and board.name not in entries):
             return
-        action = "removed" if entry is None else ("updated" if board.name in entries else "added")
+        action = "removed from" if entry is None else ("updated in" if board.name in entries else "added in")
         if entry is None:
             del entries[board.name]
         else:
             entries[board.name] = entry
         common.write_atomically(self.nfs.exports_file, render_exports_file(entries))
-        result.changes["file"] = f"{action} in {self.nfs.exports_file}"
+        result.changes["file"] = f"{action} {self.nfs.exports_file}"
 
     def exports_file_is_read(self):
         path = self.nfs.exports_file

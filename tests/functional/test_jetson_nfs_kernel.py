@@ -1,0 +1,226 @@
+"""jetson_nfs with the kernel backend, through Salt's loader, against the real exportfs.
+
+Each test owns a uniquely named file in /etc/exports.d/ (so ``exportfs -ra`` reads it) and
+withdraws every export it made; /etc/exports is never touched.
+"""
+
+import copy
+import hashlib
+import json
+import pathlib
+import subprocess
+import uuid
+
+import pytest
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+from jetson_farm.inventory import Inventory
+from tests.conftest import make_pillar
+
+ETC_EXPORTS = pathlib.Path("/etc/exports")
+
+
+def exportfs_v():
+    """``{path: {client: options}}`` as ``exportfs -v`` prints it (long paths wrap to a new line)."""
+    out = subprocess.run(["exportfs", "-v"], capture_output=True, text=True, timeout=30, check=True).stdout
+    table, path = {}, None
+    for line in out.splitlines():
+        if not line.strip():
+            continue
+        words = line.split()
+        if not line[0].isspace():
+            path, words = words[0], words[1:]
+        for word in words:
+            client, _, options = word.partition("(")
+            table.setdefault(path, {})[client] = options.rstrip(")").split(",")
+    return table
+
+
+def _digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+
+
+@pytest.fixture
+def exports_file():
+    path = pathlib.Path(f"/etc/exports.d/jetson-test-{uuid.uuid4().hex[:8]}.exports")
+    yield path
+    path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def pillar(farm_dir, exports_file):
+    pillar = make_pillar(farm_dir, exports_file=str(exports_file))
+    for board in pillar["boards"].values():
+        pathlib.Path(board["nfsroot"]).mkdir()
+    return pillar
+
+
+@pytest.fixture(autouse=True)
+def _withdraw_our_exports(farm_dir):
+    etc_exports = _digest(ETC_EXPORTS)
+    yield
+    for path, clients in exportfs_v().items():
+        if path.startswith(str(farm_dir)):
+            for client in clients:
+                subprocess.run(["exportfs", "-u", f"{client}:{path}"], timeout=30, check=False)
+    assert _digest(ETC_EXPORTS) == etc_exports, "/etc/exports was modified"
+
+
+def board(pillar, name="jtk1"):
+    return Inventory.load(pillar).board(name)
+
+
+def set_pillar(loaders, farm_dir, pillar):
+    (farm_dir / "pillar" / "jetson.sls").write_text(json.dumps({"jetson": pillar}))
+    loaders.reload_all()
+
+
+def test_export_applies_the_board_live_with_its_stable_fsid_and_writes_one_line(modules, pillar,
+                                                                                 exports_file):
+    jtk1 = board(pillar)
+    ret = modules.jetson_nfs.export("jtk1")
+    assert ret["changed"] is True
+    assert ret["changes"]["live"] == "exported"
+    assert ret["changes"]["file"] == f"added in {exports_file}"
+    live = exportfs_v()[jtk1.nfsroot]
+    assert list(live) == ["127.0.0.0/8"]
+    assert f"fsid={jtk1.fsid}" in live["127.0.0.0/8"]
+    assert {"rw", "no_root_squash", "async", "no_subtree_check"} <= set(live["127.0.0.0/8"])
+    assert exports_file.read_text().splitlines()[2:] == [
+        f"{jtk1.nfsroot} 127.0.0.0/8(rw,insecure,no_subtree_check,async,no_root_squash,"
+        f"fsid={jtk1.fsid})  # board jtk1"]
+    assert modules.jetson_nfs.is_exported("jtk1") is True
+    assert modules.jetson_nfs.is_exported("jtk2") is False
+
+
+def test_export_twice_changes_nothing_the_second_time(modules, pillar, exports_file):
+    modules.jetson_nfs.export("jtk1")
+    text = exports_file.read_text()
+    again = modules.jetson_nfs.export("jtk1")
+    assert again["changed"] is False and again["changes"] == {}
+    assert exports_file.read_text() == text
+
+
+def test_two_boards_keep_distinct_fsids_and_one_line_each(modules, pillar, exports_file):
+    modules.jetson_nfs.export("jtk1")
+    modules.jetson_nfs.export("jtk2")
+    live = exportfs_v()
+    fsids = {name: f"fsid={board(pillar, name).fsid}" for name in ("jtk1", "jtk2")}
+    assert fsids["jtk1"] != fsids["jtk2"]
+    for name in ("jtk1", "jtk2"):
+        assert fsids[name] in live[board(pillar, name).nfsroot]["127.0.0.0/8"]
+    assert [line.rsplit(" ", 1)[-1] for line in exports_file.read_text().splitlines()[2:]] == ["jtk1", "jtk2"]
+    listed = {e["board"]: e for e in modules.jetson_nfs.exports()}
+    assert set(listed) == {"jtk1", "jtk2"}
+    assert listed["jtk1"]["active"] and listed["jtk1"]["configured"]
+    assert listed["jtk1"]["clients"] == ["127.0.0.0/8"]
+
+
+def test_unexport_withdraws_live_and_from_the_file_then_changes_nothing(modules, pillar, exports_file):
+    jtk1 = board(pillar)
+    modules.jetson_nfs.export("jtk1")
+    modules.jetson_nfs.export("jtk2")
+    ret = modules.jetson_nfs.unexport("jtk1")
+    assert ret["changes"] == {"live": "unexported from 127.0.0.0/8", "file": f"removed from {exports_file}"}
+    assert jtk1.nfsroot not in exportfs_v()
+    assert board(pillar, "jtk2").nfsroot in exportfs_v()
+    assert "# board jtk1" not in exports_file.read_text()
+    assert modules.jetson_nfs.is_exported("jtk1") is False
+    again = modules.jetson_nfs.unexport("jtk1")
+    assert again["changed"] is False
+
+
+def test_unexport_withdraws_a_client_the_farm_did_not_add(modules, pillar):
+    jtk1 = board(pillar)
+    subprocess.run(["exportfs", "-o", "ro,fsid=4242", f"127.0.0.7:{jtk1.nfsroot}"], timeout=30, check=True)
+    assert modules.jetson_nfs.is_exported("jtk1") is True
+    ret = modules.jetson_nfs.unexport("jtk1")
+    assert ret["changes"]["live"] == "unexported from 127.0.0.7"
+    assert jtk1.nfsroot not in exportfs_v()
+
+
+def test_export_replaces_a_stale_client_and_changed_options(modules, loaders, farm_dir, pillar, exports_file):
+    jtk1 = board(pillar)
+    subprocess.run(["exportfs", "-o", "ro,fsid=4242", f"127.0.0.7:{jtk1.nfsroot}"], timeout=30, check=True)
+    ret = modules.jetson_nfs.export("jtk1")
+    assert ret["changes"]["live"] == "re-exported"
+    assert list(exportfs_v()[jtk1.nfsroot]) == ["127.0.0.0/8"]
+    changed = copy.deepcopy(pillar)
+    changed["sites"]["site01"]["nfs"]["options"] = ["ro", "no_subtree_check", "sync"]
+    set_pillar(loaders, farm_dir, changed)
+    ret = loaders.modules.jetson_nfs.export("jtk1")
+    assert ret["changes"] == {"live": "re-exported", "file": f"updated in {exports_file}"}
+    assert "ro" in exportfs_v()[jtk1.nfsroot]["127.0.0.0/8"]
+    assert "(ro,no_subtree_check,sync," in exports_file.read_text()
+
+
+def test_reload_rereads_the_farm_file(modules, pillar):
+    jtk1 = board(pillar)
+    modules.jetson_nfs.export("jtk1")
+    subprocess.run(["exportfs", "-u", f"127.0.0.0/8:{jtk1.nfsroot}"], timeout=30, check=True)
+    assert modules.jetson_nfs.is_exported("jtk1") is False
+    assert modules.jetson_nfs.reload()["reloaded"] is True
+    assert f"fsid={jtk1.fsid}" in exportfs_v()[jtk1.nfsroot]["127.0.0.0/8"]
+
+
+def test_a_missing_nfsroot_is_refused_and_nothing_changes(modules, pillar, exports_file):
+    jtk1 = board(pillar)
+    pathlib.Path(jtk1.nfsroot).rmdir()
+    with pytest.raises(CommandExecutionError, match=f"nfsroot {jtk1.nfsroot} is not a directory"):
+        modules.jetson_nfs.export("jtk1")
+    assert jtk1.nfsroot not in exportfs_v()
+    assert not exports_file.exists()
+
+
+def test_an_exports_file_exportfs_does_not_read_gives_a_warning(loaders, farm_dir, pillar):
+    outside = farm_dir / "elsewhere.exports"
+    pillar["sites"]["site01"]["nfs"]["exports_file"] = str(outside)
+    set_pillar(loaders, farm_dir, pillar)
+    ret = loaders.modules.jetson_nfs.export("jtk1")
+    assert ret["changes"]["live"] == "exported"
+    assert ret["warnings"] == [f"{outside} is not read by 'exportfs -ra' (only /etc/exports and "
+                               "/etc/exports.d/*.exports): the export will not survive a reload"]
+    assert "# board jtk1" in outside.read_text()
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("nope", "unknown board 'nope': it is not in the jetson pillar"),
+     ("../etc", "invalid board name '../etc'"),
+     ("JTK1", "invalid board name 'JTK1'")],
+)
+def test_bad_board_names_are_refused(modules, pillar, name, message):
+    for function in ("export", "unexport", "is_exported", "wait_idle"):
+        with pytest.raises(SaltInvocationError, match=message.replace(".", r"\.").replace("(", r"\(")):
+            getattr(modules.jetson_nfs, function)(name)
+    assert not any(p.startswith(pillar["sites"]["site01"]["root"].rsplit("/", 1)[0]) for p in exportfs_v())
+
+
+def test_a_board_of_another_site_is_refused(loaders, farm_dir, pillar):
+    pillar["sites"]["site02"] = {"minion": "site02", "root": str(farm_dir / "root2")}
+    pillar["boards"]["jtk2"]["site"] = "site02"
+    set_pillar(loaders, farm_dir, pillar)
+    with pytest.raises(SaltInvocationError, match="board 'jtk2' is served by site 'site02', not by this "
+                                                  "minion's site 'site01'"):
+        loaders.modules.jetson_nfs.export("jtk2")
+
+
+@pytest.mark.parametrize(
+    ("nfs", "message"),
+    [({"backend": "nfs9"}, "sites.site01.nfs.backend: 'nfs9' is not one of ('kernel', 'ganesha')"),
+     ({"options": "rw,async"}, "sites.site01.nfs.options: 'rw,async' must be a list of NFS options"),
+     ({"exports_file": "relative.exports"}, "sites.site01.nfs.exports_file: 'relative.exports' must be "
+                                            "an absolute path"),
+     ({"clients": "a b"}, "sites.site01.nfs.clients: 'a b' is not a host, network or '*'"),
+     ({"ganesha_dbus": "tcp:host=evil"}, "sites.site01.nfs.ganesha_dbus: 'tcp:host=evil' must be a DBus "
+                                         "address")],
+)
+def test_a_broken_nfs_section_is_refused_with_what_is_wrong(loaders, farm_dir, pillar, nfs, message):
+    pillar["sites"]["site01"]["nfs"].update(nfs)
+    set_pillar(loaders, farm_dir, pillar)
+    for call in (lambda: loaders.modules.jetson_nfs.export("jtk1"), loaders.modules.jetson_nfs.exports):
+        with pytest.raises(CommandExecutionError) as err:
+            call()
+        assert "invalid jetson inventory" in str(err.value)
+        assert message in str(err.value)
+    assert board(make_pillar(farm_dir)).nfsroot not in exportfs_v()
