@@ -1,0 +1,89 @@
+"""The runner's hands: calls to the site and board minions and events, through Salt's clients.
+
+The only file of jetson_farm.runner that imports Salt; the steps take an object of this shape,
+so they stay plain Python.
+"""
+
+import contextlib
+import logging
+
+import salt.client
+import salt.utils.event
+
+from jetson_farm.errors import JetsonError
+
+log = logging.getLogger(__name__)
+
+
+class MinionError(JetsonError):
+    """A minion answered a call with an error, or did not answer."""
+
+
+class SaltOps:
+    """Calls through the master ``opts`` of the runner that builds it."""
+
+    def __init__(self, opts):
+        self.opts = opts
+
+    def _client(self):
+        return salt.client.LocalClient(mopts=self.opts)
+
+    def call(self, minion, fun, *args, timeout=60, **kwargs):
+        """The return of ``fun`` on ``minion``; MinionError with the minion's message if it failed."""
+        log.debug("calling %s on %s %s %s", fun, minion, args, kwargs)
+        returns = self._client().cmd(minion, fun, arg=list(args), kwarg=kwargs or None,
+                                     timeout=timeout, full_return=True)
+        answer = returns.get(minion)
+        if not isinstance(answer, dict):
+            raise MinionError(f"{minion}: {fun} got no answer within {timeout}s (is the minion up?)")
+        value = answer.get("ret")
+        if answer.get("retcode", 0) != 0 or (isinstance(value, str) and value.startswith("ERROR")):
+            text = str(value)
+            for prefix in ("ERROR: ",):
+                text = text.removeprefix(prefix)
+            raise MinionError(f"{minion}: {fun} failed: {text}")
+        return value
+
+    def try_call(self, minion, fun, *args, timeout=5, **kwargs):
+        """``(answered, value)``: like :meth:`call`, but a silent minion is an answer too."""
+        returns = self._client().cmd(minion, fun, arg=list(args), kwarg=kwargs or None,
+                                     timeout=timeout, full_return=True)
+        answer = returns.get(minion)
+        if not isinstance(answer, dict):
+            return False, None
+        return True, answer.get("ret")
+
+    def fire(self, tag, data):
+        with salt.utils.event.get_master_event(self.opts, self.opts["sock_dir"], listen=False) as bus:
+            bus.fire_event(dict(data), tag)
+
+    @contextlib.contextmanager
+    def minion_starts(self, minion):
+        """A waiter that returns early when ``minion`` (re)connects; listens from the moment it is made."""
+        bus = salt.utils.event.get_master_event(self.opts, self.opts["sock_dir"], listen=True)
+        try:
+            bus.subscribe(f"salt/minion/{minion}/start")
+
+            def wait(seconds):
+                return bus.get_event(wait=max(seconds, 0.01), tag=f"salt/minion/{minion}/start",
+                                     full=True) is not None
+
+            yield wait
+        finally:
+            bus.destroy()
+
+    def accept_new_key(self, minion):
+        """Generate a minion key pair and accept its public half on the master: ``(pub, priv)``."""
+        import salt.wheel
+
+        keys = salt.wheel.WheelClient(self.opts).cmd("key.gen_accept", [minion], {"force": True})
+        if not isinstance(keys, dict) or "pub" not in keys or "priv" not in keys:
+            raise MinionError(f"key.gen_accept {minion} returned no key pair: {keys!r}")
+        return keys["pub"], keys["priv"]
+
+    def answering(self, minions, timeout=3):
+        """Those of ``minions`` that answer ``test.ping`` within ``timeout`` seconds."""
+        if not minions:
+            return set()
+        returns = self._client().cmd(sorted(minions), "test.ping", tgt_type="list", timeout=timeout)
+        return {minion for minion, value in returns.items() if value is True}

@@ -1,0 +1,69 @@
+"""One row per board, from the site's state files, the runner's records and minion presence."""
+
+from jetson_farm.runner import history, leases, quarantine
+
+
+def board_row(board, site_state, lease, quarantined, session, last, present):
+    """The status of one board.
+
+    ``site_state`` is the site's ``jetson_rootfs.state`` for the board (the only truth about
+    which image sits at its nfsroot, rule 2); the rest are the runner's records.
+    """
+    image = (site_state or {}).get("image") or None
+    owner = image.split("/", 1)[0] if image else None
+    if quarantined:
+        state = "quarantined"
+    elif lease is not None and leases.is_live(lease):
+        state = "switching"
+    elif last is not None and last["outcome"] in ("failed", "interrupted") and (
+            session is None or session["started"] < last["started"]):
+        state = "failed"
+    elif present:
+        state = "up"
+    else:
+        state = "down"
+    current = session if session is not None and session["image"] == (image or "") else None
+    since = (site_state or {}).get("since")
+    if current is not None:
+        since = history.describe(current)["ready"] or history.describe(current)["started"]
+    return {
+        "image": image,
+        "owner": owner,
+        "user": current["user"] if current is not None else owner,
+        "state": state,
+        "since": since,
+        "session": history.describe(current),
+        "quarantine": quarantined,
+        "lease": leases.describe(lease) if lease is not None else None,
+    }
+
+
+def assemble(conn, inventory, site_states, present):
+    """``{board: row}`` for every board of the inventory."""
+    table = {}
+    for name in sorted(inventory.boards):
+        table[name] = board_row(
+            inventory.boards[name], site_states.get(name), leases.get(conn, name),
+            quarantine.get(conn, name), history.current(conn, name), history.last(conn, name),
+            inventory.boards[name].minion in present)
+    return table
+
+
+def repair(conn, inventory, site_states):
+    """Make the runner's records agree with the site after a crash; a list of what it fixed.
+
+    Stale leases go; a ``switching`` session with no live lease is ``interrupted``; an
+    ``active`` session whose image is no longer at its board's nfsroot has ``ended``.
+    """
+    fixed = [f"dropped the stale lease of {board}" for board in leases.drop_stale(conn)]
+    for row in history.open_sessions(conn):
+        lease = leases.get(conn, row["board"])
+        if row["outcome"] == "switching" and (lease is None or lease["switch_id"] != row["switch_id"]):
+            history.close(conn, row["switch_id"], "interrupted", "no run holds its lease (reconcile)")
+            fixed.append(f"switch {row['switch_id']} of {row['board']}: interrupted")
+        elif row["outcome"] == "active" and row["board"] in inventory.boards:
+            state = site_states.get(row["board"]) or {}
+            if (state.get("image") or "") != row["image"]:
+                history.close(conn, row["switch_id"], "ended", "its image left the board (reconcile)")
+                fixed.append(f"session {row['switch_id']} of {row['board']}: ended")
+    return fixed

@@ -1,0 +1,371 @@
+"""Runner ``jetson``: the master's view of the farm (switch, release, status, history, leases...).
+
+A thin door over :mod:`jetson_farm.runner`. History, leases and quarantine live in SQLite on
+the master (master opt ``jetson_db``, default ``<cachedir>/jetson/farm.db``). The inventory is
+the ``jetson`` pillar as the master compiles it for ``jetson_pillar_minion`` (default: the
+master's own id, else the first accepted minion that has it). Every function that fails sets
+``__context__["retcode"] = 1``, so ``salt-run`` exits non-zero.
+"""
+
+import logging
+
+import salt.key
+from salt.exceptions import SaltInvocationError
+
+from jetson_farm.errors import JetsonError
+from jetson_farm.inventory import Inventory
+from jetson_farm.runner import admin, history, leases
+from jetson_farm.runner import quarantine as quarantine_core
+from jetson_farm.runner import status as status_core
+from jetson_farm.runner.db import FarmDB, default_path, parse_time
+from jetson_farm.runner.flash import flash_command as build_flash_command
+from jetson_farm.runner.saltops import SaltOps
+from jetson_farm.runner.steps import Switcher
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "jetson"
+
+
+def __virtual__():
+    return __virtualname__
+
+
+# -- plumbing ----------------------------------------------------------------------------------
+
+
+def _db():
+    return FarmDB(__opts__.get("jetson_db") or default_path(__opts__["cachedir"]))
+
+
+def _failed(message, **data):
+    __context__["retcode"] = 1
+    log.error("%s", message)
+    return dict(data, result=False, error=message)
+
+
+def _raw_pillar():
+    """The ``jetson`` pillar as the master compiles it, and the minion id it was compiled for."""
+    wanted = __opts__.get("jetson_pillar_minion")
+    if wanted:
+        candidates = [wanted]
+    else:
+        accepted = salt.key.get_key(__opts__).list_status("accepted").get("minions", [])
+        candidates = [__opts__["id"], *sorted(accepted)]
+    for minion in candidates:
+        pillar = __salt__["pillar.show_pillar"](minion)
+        if isinstance(pillar, dict) and pillar.get("jetson"):
+            return pillar["jetson"], minion
+    return {}, None
+
+
+def _inventory():
+    raw, _ = _raw_pillar()
+    return Inventory.load(raw)
+
+
+def _check_name(kind, value):
+    if not isinstance(value, str) or not value:
+        raise SaltInvocationError(f"{kind}= is required")
+
+
+def _orchestrate(sls, pillar):
+    ret = __salt__["state.orchestrate"](sls, pillar=pillar)
+    if not isinstance(ret, dict) or ret.get("retcode", 0) != 0:
+        __context__["retcode"] = 1
+    return ret
+
+
+# -- switching ---------------------------------------------------------------------------------
+
+
+def switch(board=None, image=None, user=None):
+    """
+    Switch a board to an image now: runs the orchestration ``jetson.switch``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run jetson.switch board=jtk1 image=alice/cuda-dev
+        salt-run jetson.switch board=jtk1 image=admin/l4t-base user=alice
+
+    board
+        The board, as in pillar ``jetson:boards``.
+    image
+        The image, ``user/name``.
+    user
+        Who the board is for (their SSH keys are injected); default the image's owner.
+    """
+    _check_name("board", board)
+    _check_name("image", image)
+    pillar = {"board": board, "image": image}
+    if user:
+        pillar["user"] = user
+    return _orchestrate("jetson.switch", pillar)
+
+
+def release(board=None):
+    """
+    Give a board back: its default image, or powered off and empty where it has none.
+
+    Runs the orchestration ``jetson.release``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run jetson.release board=jtk1
+
+    board
+        The board, as in pillar ``jetson:boards``.
+    """
+    _check_name("board", board)
+    return _orchestrate("jetson.release", {"board": board})
+
+
+def step(board=None, step=None, kind="switch", image="", user="", **kwargs):  # pylint: disable=redefined-outer-name
+    """
+    Run one step of a switch or release of one board (the orchestrations call this).
+
+    Steps: lease, stop, down, unexport, swap, export, start, verify, record. Each fires
+    ``jetson/switch/<board>/<step>``; a failure fires ``jetson/board/<board>/failed``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run jetson.step board=jtk1 step=lease image=alice/cuda-dev
+
+    board
+        The board.
+    step
+        The step name.
+    kind
+        ``switch`` or ``release`` (step ``lease`` only).
+    image
+        The image ``user/name`` (step ``lease`` of a switch only).
+    user
+        The booking user, default the image owner (step ``lease`` only).
+    """
+    _check_name("board", board)
+    _check_name("step", step)
+    try:
+        switcher = Switcher(_db(), _inventory(), SaltOps(__opts__), leases.holder_token(),
+                            jid=str(globals().get("__jid__", "")))
+        return switcher.step(board, step, kind=kind, image=image or "", user=user or "")
+    except JetsonError as err:
+        return _failed(str(err), board=board, step=step)
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def _site_states(inventory, ops):
+    """``{board: state}`` from every site's ``jetson_rootfs.state``; unreachable sites give none."""
+    states = {}
+    for site in inventory.sites.values():
+        try:
+            value = ops.call(site.minion, "jetson_rootfs.state", timeout=30)
+        except JetsonError as err:
+            log.warning("site %s: no state: %s", site.name, err)
+            continue
+        if isinstance(value, dict):
+            boards = value.get("boards", value)
+            states.update({b: s for b, s in boards.items() if isinstance(s, dict)})
+        elif isinstance(value, list):
+            states.update({s["board"]: s for s in value if isinstance(s, dict) and "board" in s})
+    return states
+
+
+def status():
+    """
+    One row per board: image, owner, user, state (up, down, switching, quarantined, failed),
+    since, and the current session.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run jetson.status
+    """
+    try:
+        inventory = _inventory()
+        ops = SaltOps(__opts__)
+        states = _site_states(inventory, ops)
+        present = ops.answering({b.minion for b in inventory.boards.values()})
+        with _db().connect() as conn:
+            return status_core.assemble(conn, inventory, states, present)
+    except JetsonError as err:
+        return _failed(str(err))
+
+
+def sessions(board=None, user=None, since=None):
+    """
+    The history: one row per switch or release (board, user, image, started, ended, outcome, jid).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run jetson.sessions board=jtk1 user=alice since=2026-11-01
+
+    board
+        Only this board.
+    user
+        Only this user.
+    since
+        Only sessions started at or after this ISO date or date-time (UTC unless it says).
+    """
+    try:
+        start = parse_time(since)
+    except ValueError as err:
+        return _failed(str(err))
+    with _db().connect() as conn:
+        return history.query(conn, board=board, user=user, since=start)
+
+
+def lease():
+    """
+    The boards' leases (who is switching them, since when, until when); expired ones are free.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run jetson.lease
+    """
+    with _db().connect() as conn:
+        return {row["board"]: leases.describe(row) for row in leases.all_leases(conn)}
+
+
+def check():
+    """
+    Check the whole ``jetson`` pillar; every broken rule is named, retcode 1 if any.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run jetson.check
+    """
+    raw, minion = _raw_pillar()
+    if minion is None:
+        return _failed("no minion has a jetson pillar: give it to the master's id or set "
+                       "jetson_pillar_minion in the master config", problems=["the jetson pillar is empty"])
+    problems = Inventory(raw).problems()
+    if problems:
+        __context__["retcode"] = 1
+        return {"result": False, "pillar_of": minion, "problems": problems}
+    inventory = Inventory.load(raw)
+    return {"result": True, "pillar_of": minion, "sites": sorted(inventory.sites),
+            "boards": sorted(inventory.boards), "users": sorted(inventory.users)}
+
+
+def flash_command(board=None):
+    """
+    The L4T ``flash.sh`` line that makes a board boot from its NFS root.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run jetson.flash_command board=jtk1
+
+    board
+        The board, as in pillar ``jetson:boards``.
+    """
+    _check_name("board", board)
+    try:
+        return build_flash_command(_inventory(), board)
+    except JetsonError as err:
+        return _failed(str(err))
+
+
+# -- admin -------------------------------------------------------------------------------------
+
+
+def reconcile():
+    """
+    Finish or roll back interrupted swaps on every site (``jetson_rootfs.reconcile``), then
+    repair the runner's records: stale leases, interrupted switches, ended sessions.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run jetson.reconcile
+    """
+    try:
+        inventory = _inventory()
+        ops = SaltOps(__opts__)
+        return admin.reconcile(_db().connect, inventory, ops, lambda: _site_states(inventory, ops))
+    except JetsonError as err:
+        return _failed(str(err))
+
+
+def enroll(board=None):
+    """
+    Generate and accept the board's minion key on the master (wheel ``key.gen_accept``) and
+    store the pair in ``<root>/boards/<board>/identity/`` on its site server (minion.pem 0600).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run jetson.enroll board=jtk1
+
+    board
+        The board, as in pillar ``jetson:boards``.
+    """
+    _check_name("board", board)
+    try:
+        return admin.enroll(_inventory(), SaltOps(__opts__), board)
+    except JetsonError as err:
+        return _failed(str(err))
+
+
+def quarantine(board=None, reason=None):  # pylint: disable=redefined-outer-name
+    """
+    Take a board out of service: no switch is accepted until ``jetson.unquarantine``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run jetson.quarantine board=jtk1 reason="flaky ethernet"
+
+    board
+        The board, as in pillar ``jetson:boards``.
+    reason
+        Why, shown by ``jetson.status`` and in every refusal.
+    """
+    _check_name("board", board)
+    _check_name("reason", reason)
+    try:
+        _inventory().board(board)
+    except JetsonError as err:
+        return _failed(str(err))
+    with _db().connect() as conn:
+        quarantine_core.put(conn, board, reason, by="admin")
+        return quarantine_core.get(conn, board)
+
+
+def unquarantine(board=None):
+    """
+    Put a quarantined board back in service.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run jetson.unquarantine board=jtk1
+
+    board
+        The board.
+    """
+    _check_name("board", board)
+    with _db().connect() as conn:
+        if not quarantine_core.remove(conn, board):
+            return _failed(f"board {board} is not quarantined", board=board)
+    return {"board": board, "quarantined": False}
