@@ -1,0 +1,173 @@
+"""Reaching Salt: ``local`` (Salt's RunnerClient with the master's config, in this process) or
+``api`` (salt-api rest_cherrypy with eauth, over ``requests``, every call with a timeout).
+
+Both give the same four calls: ``status()`` (``jetson.status``), ``switch(boards)`` and
+``release(boards)`` (``state.orch`` of ``jetson.switch``/``jetson.release``, one call for all
+boards so they run in parallel), and ``jetson_pillar(minion)``. A call that cannot be made
+raises SaltError; an orchestration that ran returns ``{"jid", "success", "return"}``.
+"""
+
+import logging
+import time
+
+import requests
+
+from calendar_bridge.errors import SaltError
+
+log = logging.getLogger(__name__)
+
+API_TIMEOUT = 30  # one HTTP request; the orchestration's own wait is salt.timeout
+POLL_SECONDS = 2
+
+
+def _orch_pillar_switch(boards):
+    return {"boards": {b: {"image": v["image"], "user": v["user"]} for b, v in sorted(boards.items())}}
+
+
+class LocalSalt:
+    """The runner client of the master this bridge runs on."""
+
+    def __init__(self, master_config, timeout=1800):
+        self.master_config = master_config
+        self.timeout = timeout
+        self._client = None
+
+    def _runner(self):
+        if self._client is None:
+            try:
+                import salt.config
+                import salt.runner
+            except ImportError as err:
+                raise SaltError(f"salt.mode local: Salt is not importable here: {err}") from err
+            try:
+                opts = salt.config.master_config(self.master_config)
+            except Exception as err:  # Salt raises many types on an unreadable config
+                raise SaltError(f"salt.master_config {self.master_config}: {err}") from err
+            self._client = salt.runner.RunnerClient(opts)
+        return self._client
+
+    def _call(self, fun, arg=(), kwarg=None):
+        try:
+            data = self._runner().cmd(fun, arg=list(arg), kwarg=kwarg or {}, print_event=False,
+                                      full_return=True)
+        except SaltError:
+            raise
+        except Exception as err:  # the runner's own failure, whatever it raised
+            raise SaltError(f"salt-run {fun}: {err}") from err
+        if not isinstance(data, dict):
+            raise SaltError(f"salt-run {fun}: unexpected answer {data!r:.200}")
+        return data
+
+    def status(self):
+        data = self._call("jetson.status")
+        if not data.get("success", True) or not isinstance(data.get("return"), dict):
+            raise SaltError(f"salt-run jetson.status failed: {str(data.get('return'))[:300]}")
+        return data["return"]
+
+    def _orch(self, mods, pillar):
+        data = self._call("state.orch", arg=[mods], kwarg={"pillar": pillar})
+        return {"jid": str(data.get("jid", "")), "success": bool(data.get("success")),
+                "return": data.get("return")}
+
+    def switch(self, boards):
+        return self._orch("jetson.switch", _orch_pillar_switch(boards))
+
+    def release(self, boards):
+        return self._orch("jetson.release", {"boards": sorted(boards)})
+
+    def jetson_pillar(self, minion):
+        data = self._call("pillar.show_pillar", arg=[minion])
+        pillar = data.get("return")
+        if not isinstance(pillar, dict) or not isinstance(pillar.get("jetson"), dict):
+            raise SaltError(f"the pillar of minion {minion!r} has no jetson mapping")
+        return pillar["jetson"]
+
+
+class ApiSalt:
+    """salt-api's rest_cherrypy, logged in with eauth; the token is renewed when it expires."""
+
+    def __init__(self, url, username, password, eauth, timeout=1800):
+        self.url = url.rstrip("/")
+        self.username, self._password, self.eauth = username, password, eauth
+        self.timeout = timeout
+        self._token = None
+        self.session = requests.Session()
+
+    def _login(self):
+        try:
+            response = self.session.post(f"{self.url}/login", json={
+                "username": self.username, "password": self._password, "eauth": self.eauth},
+                timeout=API_TIMEOUT)
+        except requests.RequestException as err:
+            raise SaltError(f"salt-api {self.url}: cannot log in: {err}") from err
+        if response.status_code != 200:
+            raise SaltError(f"salt-api {self.url}: login as {self.username!r} refused "
+                            f"({response.status_code})")
+        self._token = response.json()["return"][0]["token"]
+
+    def _post(self, low, retry=True):
+        if self._token is None:
+            self._login()
+        try:
+            response = self.session.post(self.url + "/", json=[low], timeout=API_TIMEOUT,
+                                         headers={"X-Auth-Token": self._token, "Accept": "application/json"})
+        except requests.RequestException as err:
+            raise SaltError(f"salt-api {self.url}: {low['fun']}: {err}") from err
+        if response.status_code == 401 and retry:
+            self._token = None
+            return self._post(low, retry=False)
+        if response.status_code != 200:
+            raise SaltError(f"salt-api {self.url}: {low['fun']} answered {response.status_code}: "
+                            f"{response.text[:200]}")
+        try:
+            return response.json()["return"][0]
+        except (ValueError, KeyError, IndexError) as err:
+            raise SaltError(f"salt-api {self.url}: {low['fun']}: unreadable answer") from err
+
+    def status(self):
+        result = self._post({"client": "runner", "fun": "jetson.status"})
+        if not isinstance(result, dict):
+            raise SaltError(f"salt-api: jetson.status failed: {str(result)[:300]}")
+        return result
+
+    def _orch(self, mods, pillar):
+        started = self._post({"client": "runner_async", "fun": "state.orch", "arg": [mods],
+                              "kwarg": {"pillar": pillar}})
+        jid = started.get("jid") if isinstance(started, dict) else None
+        if not jid:
+            raise SaltError(f"salt-api: state.orch {mods} was not started: {str(started)[:300]}")
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            found = self._post({"client": "runner", "fun": "jobs.lookup_jid", "jid": jid})
+            if found:
+                return {"jid": jid, "success": _orch_success(found), "return": found}
+            time.sleep(POLL_SECONDS)
+        raise SaltError(f"salt-api: state.orch {mods} (jid {jid}) did not finish in {self.timeout}s")
+
+    def switch(self, boards):
+        return self._orch("jetson.switch", _orch_pillar_switch(boards))
+
+    def release(self, boards):
+        return self._orch("jetson.release", {"boards": sorted(boards)})
+
+    def jetson_pillar(self, minion):
+        raise SaltError("salt.mode api cannot read the pillar: set inventory.pillar_file")
+
+
+def _orch_success(found):
+    """False if any state of the orchestration's return failed."""
+    def walk(value):
+        if isinstance(value, dict):
+            if value.get("result") is False or value.get("retcode") not in (None, 0):
+                return False
+            return all(walk(v) for v in value.values())
+        return True
+    return walk(found)
+
+
+def connect(config):
+    """The gateway the configuration asks for."""
+    spec = config.salt
+    if spec.mode == "api":
+        return ApiSalt(spec.url, spec.username, spec.password, spec.eauth, spec.timeout)
+    return LocalSalt(spec.master_config, spec.timeout)

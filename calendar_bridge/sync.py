@@ -1,0 +1,246 @@
+"""One run of the bridge: read, decide, act through Salt, record, write back, tell people.
+
+``Bridge.prepare(now)`` reads and decides (nothing changes); ``Bridge.execute(run)`` acts on it.
+``sync`` is both; ``--dry-run`` is only the first.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from calendar_bridge import decide as D
+from calendar_bridge.errors import CalendarError, SaltError
+from calendar_bridge.mail import compose, compose_admin
+from calendar_bridge.reader import read_calendars
+from calendar_bridge.writeback import TargetMissing, apply_status, status_block
+from jetson_farm.errors import JetsonError
+
+log = logging.getLogger(__name__)
+
+WRITTEN_STATUSES = (D.SCHEDULED, D.READY, D.FAILED, D.CONFLICT, D.REJECTED, D.RELEASED)
+USER_MAIL = (D.READY, D.FAILED, D.CONFLICT, D.REJECTED)
+
+
+def horizon_for(now, lead_time, zone):
+    """Slots starting before this are switched now: ``now + lead_time``, or with the nightly
+    default (``lead_time`` None) the end of the farm-local day that ``now`` is in."""
+    if lead_time is not None:
+        return now + lead_time
+    local_day = now.astimezone(zone).date() + timedelta(days=1)
+    return datetime.combine(local_day, time(0), tzinfo=zone)
+
+
+@dataclass
+class Run:
+    now: datetime
+    horizon: datetime
+    reading: object
+    status: dict
+    plan: object
+    outcomes: list = field(default_factory=list)  # Marks decided after Salt answered
+    jids: list = field(default_factory=list)
+    outcome_jids: dict = field(default_factory=dict)  # occurrence key -> jid of its switch
+    errors: list = field(default_factory=list)
+    written: int = 0
+    pending: int = 0
+
+
+class Bridge:
+    """The bridge with its doors: ``store`` (CalDAV), ``salt``, ``ledger``, ``mailer``."""
+
+    def __init__(self, config, inventory, store, salt, ledger, mailer):
+        self.config, self.inventory = config, inventory
+        self.store, self.salt, self.ledger, self.mailer = store, salt, ledger, mailer
+        self.zone = ZoneInfo(config.timezone or inventory.timezone)
+
+    # -- reading and deciding ----------------------------------------------------------------
+
+    def prepare(self, now):
+        """Read the calendars and the farm's state and decide; nothing is changed."""
+        horizon = horizon_for(now, self.config.lead_time, self.zone)
+        reading = read_calendars(self.config, self.inventory, self.store, self.zone, now, horizon)
+        status = self.salt.status()
+        rows = self.ledger.rows()
+        first_seen = {key: row.first_seen for key, row in rows.items()}
+        plan = D.decide(now, horizon, reading.bookings, reading.refusals, status, rows, first_seen,
+                        self.zone, unread=reading.unread)
+        return Run(now=now, horizon=horizon, reading=reading, status=status, plan=plan,
+                   errors=list(reading.errors))
+
+    # -- acting ------------------------------------------------------------------------------
+
+    def execute(self, run):
+        """Act on ``run``'s plan; returns ``run`` with its outcomes."""
+        for item in run.reading.bookings + run.reading.refusals:
+            self.ledger.see(item.occurrence, run.now)
+        if run.plan.switch:
+            self._switch(run)
+        if run.plan.release:
+            self._release(run)
+        for mark in run.plan.marks + run.outcomes:
+            self._record(run, mark)
+        self._write_back(run)
+        return run
+
+    def _switch(self, run):
+        boards = {b: {"image": k.image, "user": k.user} for b, k in run.plan.switch.items()}
+        try:
+            result = self.salt.switch(boards)
+            after = self.salt.status()
+        except SaltError as err:
+            run.errors.append(str(err))
+            log.error("the switch of %s could not be run: %s", ", ".join(sorted(boards)), err)
+            return  # nothing recorded: the next run tries again
+        run.jids.append(result["jid"])
+        for board, booking in sorted(run.plan.switch.items()):
+            status, reason = _switch_outcome(booking, after.get(board) or {})
+            run.outcomes.append(D.Mark(booking.key, status, reason, D.booking_hash(booking),
+                                       booking=booking))
+            run.outcome_jids[booking.key] = result["jid"]
+
+    def _release(self, run):
+        try:
+            result = self.salt.release(sorted(run.plan.release))
+        except SaltError as err:
+            run.errors.append(str(err))
+            log.error("the release of %s could not be run: %s", ", ".join(sorted(run.plan.release)), err)
+            return
+        run.jids.append(result["jid"])
+        if not result["success"]:
+            run.errors.append(f"jetson.release of {', '.join(sorted(run.plan.release))} failed "
+                              f"(jid {result['jid']})")
+
+    def _record(self, run, mark):
+        request = {}
+        if mark.booking is not None:
+            o = mark.booking.occurrence
+            request = {"user": mark.booking.user, "board": mark.booking.board,
+                       "image": mark.booking.image, "start": o.start, "end": o.end, "href": o.href}
+        elif mark.refusal is not None:
+            request = {"user": mark.refusal.user, "board": "", "image": "",
+                       "href": mark.refusal.occurrence.href}
+        self.ledger.record(mark.key, run.now, status=mark.status, reason=mark.reason, hash=mark.hash,
+                           jid=run.outcome_jids.get(mark.key), **request)
+        self._tell(run, mark)
+
+    def _tell(self, run, mark):
+        row = self.ledger.rows().get(mark.key)
+        user = mark.booking.user if mark.booking else (mark.refusal.user if mark.refusal else row.user)
+        if mark.status not in USER_MAIL:
+            return
+        what, slot = _describe(mark, row, self.zone)
+        ssh = self.ssh_line(mark.booking) if mark.booking else ""
+        try:
+            email = self.inventory.user(user).email if user else ""
+        except JetsonError:
+            email = ""
+        self.mailer.send([email], *compose(mark.status, what, mark.reason, ssh, slot))
+        if mark.status == D.FAILED:
+            admins = [u.email for u in self.inventory.users.values() if u.admin and u.email]
+            self.mailer.send(admins + list(self.config.smtp.admins),
+                             *compose_admin(mark.status, what, mark.reason, slot))
+
+    def ssh_line(self, booking):
+        board = self.inventory.board(booking.board)
+        site = self.inventory.site(board.site)
+        return self.config.ssh_line.format(user=booking.user, site=site.minion, board=board.name,
+                                           ip=board.ip)
+
+    # -- writing back ------------------------------------------------------------------------
+
+    def _write_back(self, run):
+        """Write every status the events do not carry yet, one save per object."""
+        todo = {}
+        for row in self.ledger.rows().values():
+            if row.status in WRITTEN_STATUSES and row.written != row.written_as() and row.href:
+                if row.calendar_url in run.reading.unread:
+                    continue
+                todo.setdefault(row.href, []).append(row)
+        for href, rows in sorted(todo.items()):
+            try:
+                self._write_object(run, href, rows)
+            except CalendarError as err:
+                run.errors.append(str(err))
+                run.pending += len(rows)
+
+    def _write_object(self, run, href, rows):
+        raw = run.reading.objects.get(href) or self.store.get(rows[0].calendar_url, href)
+        if raw is None:
+            for row in rows:  # the event is gone: nothing left to write on
+                self.ledger.mark_written(row.key, row.written_as())
+            return
+        text = raw.data
+        for row in rows:
+            at = run.now.astimezone(self.zone).strftime("%H:%M")
+            ssh = ""
+            if row.status == D.READY:
+                ssh = self.config.ssh_line.format(
+                    user=row.user, site=self.inventory.site(self.inventory.board(row.board).site).minion,
+                    board=row.board, ip=self.inventory.board(row.board).ip)
+            block = status_block(row.status, row.reason, at, ssh)
+            try:
+                text = apply_status(text, row.uid, row.recurrence_id, self.zone, row.status,
+                                    row.reason, block)
+            except (TargetMissing, ValueError) as err:
+                log.info("cannot write the status of %s: %s", row.key, err)
+        if self.store.save(raw, text):
+            for row in rows:
+                self.ledger.mark_written(row.key, row.written_as())
+            run.written += len(rows)
+        else:
+            run.pending += len(rows)
+
+
+def _switch_outcome(booking, board_status):
+    state, image = board_status.get("state"), board_status.get("image")
+    if state == "up" and image == booking.image:
+        return D.READY, ""
+    if state in ("failed", "quarantined"):
+        return D.FAILED, f"the switch of {booking.board} to {booking.image} failed ({state}); " \
+                         "the admins have been told"
+    if state == "switching":
+        return D.SCHEDULED, f"{booking.board} is still switching"
+    return D.FAILED, (f"{booking.board} did not come up with {booking.image} "
+                      f"(state {state or 'unknown'}, image {image or 'none'})")
+
+
+def _describe(mark, row, zone):
+    if mark.booking is not None:
+        o = mark.booking.occurrence
+        what = f"{mark.booking.board} {mark.booking.image}"
+    else:
+        o = mark.refusal.occurrence if mark.refusal else None
+        what = (o.summary[:80] if o and o.summary else "") or (row.uid if row else "")
+    if o is None or o.start == o.end:
+        return what, "unknown time"
+    return what, (f"{o.start.astimezone(zone):%a %Y-%m-%d %H:%M} to "
+                  f"{o.end.astimezone(zone):%a %Y-%m-%d %H:%M}")
+
+
+def summary_of(run, dry_run=False):
+    """The run as a dict (for --json) and its one-line summary."""
+    counts = {}
+    for mark in run.plan.marks + run.outcomes:
+        counts[mark.status] = counts.get(mark.status, 0) + 1
+    failed = counts.get(D.FAILED, 0)
+    data = {
+        "dry_run": dry_run,
+        "plan": run.plan.as_dict(),
+        "bookings": len(run.reading.bookings),
+        "refused": len(run.reading.refusals),
+        "outcomes": [{"key": m.key, "status": m.status, "reason": m.reason} for m in run.outcomes],
+        "counts": counts,
+        "jids": run.jids,
+        "errors": run.errors,
+        "written": run.written,
+        "pending": run.pending,
+        "failed": failed,
+    }
+    line = (f"{'dry run' if dry_run else 'sync'} at {run.now.isoformat()}: "
+            f"{len(run.reading.bookings)} bookings, {len(run.reading.refusals)} refused; "
+            f"switch {len(run.plan.switch)}, release {len(run.plan.release)}; "
+            + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            + f"; unchanged {run.plan.unchanged}; written {run.written}, pending {run.pending}"
+            + (f"; {len(run.errors)} errors" if run.errors else ""))
+    return data, line
