@@ -1,0 +1,142 @@
+"""jetson_nfs with the ganesha backend, through Salt's loader, against a real ganesha.nfsd.
+
+A real NFS client (libnfs nfs-cat) proves each change: it reads a board's file after
+``export`` and fails after ``unexport``.
+"""
+
+import json
+import pathlib
+
+import pytest
+from salt.exceptions import CommandExecutionError
+
+from jetson_farm.inventory import Inventory
+from jetson_farm.nfs.dbus import GaneshaDbus
+from tests.ganesha_server import ganesha, ganesha_pillar, nfs_cat  # noqa: F401 (fixture)
+
+
+@pytest.fixture
+def pillar(farm_dir, ganesha):  # noqa: F811
+    pillar = ganesha_pillar(farm_dir, ganesha)
+    for name, board in pillar["boards"].items():
+        root = pathlib.Path(board["nfsroot"])
+        (root / "etc").mkdir(parents=True)
+        (root / "etc" / "hostname").write_text(f"{name}\n")
+    return pillar
+
+
+@pytest.fixture(autouse=True)
+def _withdraw_our_exports(ganesha, pillar):  # noqa: F811
+    yield
+    bus = GaneshaDbus(ganesha.dbus_address)
+    roots = {b["nfsroot"] for b in pillar["boards"].values()}
+    for export_id, path in bus.show_exports().items():
+        if path in roots:
+            bus.remove_export(export_id)
+    ganesha.exports_conf.write_text("# no exports yet\n")
+
+
+def board(pillar, name="jtk1"):
+    return Inventory.load(pillar).board(name)
+
+
+def test_export_makes_the_board_readable_by_a_real_nfs_client(modules, ganesha, pillar):  # noqa: F811
+    jtk1 = board(pillar)
+    assert nfs_cat(ganesha, jtk1.nfsroot, "etc/hostname").returncode != 0
+    ret = modules.jetson_nfs.export("jtk1")
+    assert ret["changes"] == {"file": f"added in {ganesha.exports_conf}",
+                              "live": f"exported as id {jtk1.export_id}"}
+    read = nfs_cat(ganesha, jtk1.nfsroot, "etc/hostname")
+    assert read.returncode == 0, read.stderr
+    assert read.stdout == "jtk1\n"
+    assert modules.jetson_nfs.is_exported("jtk1") is True
+    assert GaneshaDbus(ganesha.dbus_address).show_exports()[jtk1.export_id] == jtk1.nfsroot
+
+
+def test_the_export_block_carries_the_stable_id_path_pseudo_vfs_access_and_clients(modules, ganesha,  # noqa: F811
+                                                                                    pillar):
+    jtk1 = board(pillar)
+    modules.jetson_nfs.export("jtk1")
+    text = ganesha.exports_conf.read_text()
+    block = text[text.index("# jetson-board: jtk1"):]
+    for line in (f"Export_Id = {jtk1.export_id};", f'Path = "{jtk1.nfsroot}";',
+                 f'Pseudo = "{jtk1.nfsroot}";', "Access_Type = RW;", "Squash = No_Root_Squash;",
+                 "FSAL { Name = VFS; }", "CLIENT { Clients = 127.0.0.0/8; Access_Type = RW; }"):
+        assert line in block
+
+
+def test_export_twice_changes_nothing_and_two_boards_coexist(modules, ganesha, pillar):  # noqa: F811
+    modules.jetson_nfs.export("jtk1")
+    assert modules.jetson_nfs.export("jtk1")["changed"] is False
+    modules.jetson_nfs.export("jtk2")
+    for name in ("jtk1", "jtk2"):
+        read = nfs_cat(ganesha, board(pillar, name).nfsroot, "etc/hostname")
+        assert read.stdout == f"{name}\n", read.stderr
+    listed = {e["board"]: e for e in modules.jetson_nfs.exports()}
+    assert set(listed) == {"jtk1", "jtk2"}
+    assert listed["jtk2"]["export_id"] == board(pillar, "jtk2").export_id
+    assert listed["jtk2"]["active"] and listed["jtk2"]["configured"]
+
+
+def test_unexport_makes_a_real_nfs_client_fail(modules, ganesha, pillar):  # noqa: F811
+    jtk1 = board(pillar)
+    modules.jetson_nfs.export("jtk1")
+    modules.jetson_nfs.export("jtk2")
+    ret = modules.jetson_nfs.unexport("jtk1")
+    assert ret["changes"] == {"live": f"removed export id {jtk1.export_id}",
+                              "file": f"removed from {ganesha.exports_conf}"}
+    read = nfs_cat(ganesha, jtk1.nfsroot, "etc/hostname")
+    assert read.returncode != 0
+    assert "NFS4ERR_NOENT" in read.stderr
+    assert nfs_cat(ganesha, board(pillar, "jtk2").nfsroot, "etc/hostname").stdout == "jtk2\n"
+    assert "# jetson-board: jtk1" not in ganesha.exports_conf.read_text()
+    assert modules.jetson_nfs.is_exported("jtk1") is False
+    assert modules.jetson_nfs.unexport("jtk1")["changed"] is False
+
+
+def test_changed_options_update_the_live_export(loaders, farm_dir, ganesha, pillar):  # noqa: F811
+    jtk1 = board(pillar)
+    loaders.modules.jetson_nfs.export("jtk1")
+    pillar["sites"]["site01"]["nfs"]["options"] = ["ro", "root_squash"]
+    (farm_dir / "pillar" / "jetson.sls").write_text(json.dumps({"jetson": pillar}))
+    loaders.reload_all()
+    ret = loaders.modules.jetson_nfs.export("jtk1")
+    assert ret["changes"] == {"file": f"updated in {ganesha.exports_conf}",
+                              "live": f"updated export id {jtk1.export_id}"}
+    assert "Access_Type = RO;" in ganesha.exports_conf.read_text()
+    assert nfs_cat(ganesha, jtk1.nfsroot, "etc/hostname").stdout == "jtk1\n"
+
+
+def test_reload_serves_every_block_of_the_file_again(modules, ganesha, pillar):  # noqa: F811
+    jtk1 = board(pillar)
+    modules.jetson_nfs.export("jtk1")
+    GaneshaDbus(ganesha.dbus_address).remove_export(jtk1.export_id)
+    assert modules.jetson_nfs.is_exported("jtk1") is False
+    assert modules.jetson_nfs.reload()["boards"] == {"jtk1": "added"}
+    assert nfs_cat(ganesha, jtk1.nfsroot, "etc/hostname").stdout == "jtk1\n"
+
+
+def test_an_unreachable_ganesha_is_an_error_before_anything_changes(loaders, farm_dir, ganesha,  # noqa: F811
+                                                                    pillar):
+    pillar["sites"]["site01"]["nfs"]["ganesha_dbus"] = f"unix:path={farm_dir}/no-bus.sock"
+    (farm_dir / "pillar" / "jetson.sls").write_text(json.dumps({"jetson": pillar}))
+    loaders.reload_all()
+    before = ganesha.exports_conf.read_text()
+    for call in (lambda: loaders.modules.jetson_nfs.export("jtk1"),
+                 lambda: loaders.modules.jetson_nfs.is_exported("jtk1")):
+        with pytest.raises(CommandExecutionError,
+                           match=f"NFS-Ganesha does not answer on unix:path={farm_dir}/no-bus.sock"):
+            call()
+    assert ganesha.exports_conf.read_text() == before
+
+
+def test_a_missing_nfsroot_is_refused_and_nothing_changes(modules, ganesha, pillar):  # noqa: F811
+    jtk1 = board(pillar)
+    (pathlib.Path(jtk1.nfsroot) / "etc" / "hostname").unlink()
+    (pathlib.Path(jtk1.nfsroot) / "etc").rmdir()
+    pathlib.Path(jtk1.nfsroot).rmdir()
+    before = ganesha.exports_conf.read_text()
+    with pytest.raises(CommandExecutionError, match=f"nfsroot {jtk1.nfsroot} is not a directory"):
+        modules.jetson_nfs.export("jtk1")
+    assert ganesha.exports_conf.read_text() == before
+    assert jtk1.export_id not in GaneshaDbus(ganesha.dbus_address).show_exports()
