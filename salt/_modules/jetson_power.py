@@ -1,0 +1,200 @@
+"""Board power from the site server: reboot, power off/on/cycle, Wake-on-LAN, relays, IPMI.
+
+A thin door over ``jetson_farm.power``: the board's driver comes from pillar
+``jetson:boards:<board>:power`` merged over ``jetson:defaults:power`` (drivers salt, ssh, wol,
+http, ipmi, lab; see docs/reference/jetson_power.md). Every call has a timeout; a failure is a
+CommandExecutionError naming the board, the driver and what failed.
+"""
+
+import logging
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+from jetson_farm import power
+from jetson_farm.errors import InvalidName, JetsonError, Timeout
+from jetson_farm.pillar import site_context
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "jetson_power"
+
+
+def __virtual__():
+    return __virtualname__
+
+
+def _driver(board):
+    """``(driver, inventory board)`` for ``board``, served by this minion's site."""
+    if not isinstance(board, str) or not board:
+        raise SaltInvocationError("board is required: the name of a board of this site")
+    try:
+        # __pillar__ is a loader context object, not a dict: hand the core a plain mapping.
+        inventory, site = site_context({"jetson": __pillar__.get("jetson", {})}, __opts__["id"])
+        entry = inventory.board(board)
+        if entry.site != site.name:
+            raise CommandExecutionError(
+                f"board {board} belongs to site {entry.site}, not to this minion's site {site.name}")
+        return power.driver_for(entry, site.root), entry
+    except InvalidName as err:
+        raise SaltInvocationError(str(err)) from err
+    except JetsonError as err:
+        raise CommandExecutionError(str(err)) from err
+
+
+def _act(board, action):
+    driver, _ = _driver(board)
+    try:
+        return power.act(driver, action)
+    except JetsonError as err:
+        raise CommandExecutionError(str(err)) from err
+
+
+def status(board):
+    """The board's power state as its driver sees it: on, off or unknown.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt site01 jetson_power.status jtk1
+
+    board
+        The board's name (``jetson:boards`` in pillar).
+
+    Returns ``{"board", "driver", "action": "status", "did": "status", "power"}``.
+    """
+    return _act(board, "status")
+
+
+def on(board):
+    """Power the board on (relay/PDU/IPMI/lab on, or a Wake-on-LAN magic packet).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt site01 jetson_power.on jtk1
+
+    board
+        The board's name.
+
+    Returns ``{"board", "driver", "action": "on", "did": "on", "power"}``.
+    """
+    return _act(board, "on")
+
+
+def off(board):
+    """Cut the board's power (hard off), where its driver can.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt site01 jetson_power.off jtk1
+
+    board
+        The board's name.
+
+    Returns ``{"board", "driver", "action": "off", "did": "off", "power"}``.
+    """
+    return _act(board, "off")
+
+
+def cycle(board):
+    """Hard power cycle: off, then on (one ``cycle`` URL/command, or off and on).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt site01 jetson_power.cycle jtk1
+
+    board
+        The board's name.
+
+    Returns ``{"board", "driver", "action": "cycle", "did": "cycle", "power"}``.
+    """
+    return _act(board, "cycle")
+
+
+def reboot(board):
+    """Stop the board softly (switch step 1): ``ssh reboot``, IPMI soft off, else a hard off.
+
+    With driver ``salt`` this fails: the orchestration runs ``system.reboot`` on the board's
+    minion itself. ``did`` says what was done: soft-reboot (ssh), soft-off (IPMI: the board stays
+    off), off (http, lab: no soft path, the power is cut).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt site01 jetson_power.reboot jtk1
+
+    board
+        The board's name.
+
+    Returns ``{"board", "driver", "action": "reboot", "did", "power"}``.
+    """
+    return _act(board, "reboot")
+
+
+def capabilities(board):
+    """What the board's driver can do from this site server.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt site01 jetson_power.capabilities jtk1
+
+    board
+        The board's name.
+
+    Returns ``{"board", "driver", "actions": [...], "hard_power": bool, "reboot": kind or None,
+    "minion"}``; ``reboot`` is soft-reboot, soft-off, off, orchestration or None.
+    """
+    driver, entry = _driver(board)
+    return power.capabilities(driver, minion=entry.minion)
+
+
+def ensure_down(board, timeout=None):
+    """Wait until the board is down (switch step 2); past the timeout, cut its power and wait again.
+
+    Down means no NFS session and no answer to ping (``jetson_nfs.wait_idle``). A board still up
+    whose driver has no hard power is an error naming what held, and nothing is touched.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt site01 jetson_power.ensure_down jtk1
+        salt site01 jetson_power.ensure_down jtk1 timeout=60
+
+    board
+        The board's name.
+
+    timeout
+        Seconds to wait at each rung; default the board's ``down_timeout``.
+
+    Returns ``{"board", "driver", "down": True, "escalated": bool, "did": None|"off"|"cycle",
+    "powered_off": bool, "waited": seconds, "held": what kept it up before the escalation}``.
+    """
+    driver, entry = _driver(board)
+    if timeout is None:
+        timeout = entry.down_timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise SaltInvocationError(f"timeout: {timeout!r} must be a positive number of seconds")
+
+    def wait_idle(seconds):
+        try:
+            return __salt__["jetson_nfs.wait_idle"](board, seconds)
+        except CommandExecutionError as err:
+            # Only a wait that ran out may escalate; any other failure stops with nothing touched.
+            if isinstance(err.__cause__, Timeout):
+                raise Timeout(str(err)) from err
+            raise
+
+    try:
+        return power.ensure_down(driver, wait_idle, timeout)
+    except JetsonError as err:
+        raise CommandExecutionError(str(err)) from err
