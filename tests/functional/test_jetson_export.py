@@ -1,0 +1,91 @@
+"""The jetson_export state (present/absent) through Salt's loader, on the kernel backend."""
+
+import pathlib
+import subprocess
+import uuid
+
+import pytest
+
+from jetson_farm.inventory import Inventory
+from tests.conftest import make_pillar
+
+
+@pytest.fixture
+def exports_file():
+    path = pathlib.Path(f"/etc/exports.d/jetson-test-{uuid.uuid4().hex[:8]}.exports")
+    yield path
+    path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def pillar(farm_dir, exports_file):
+    pillar = make_pillar(farm_dir, exports_file=str(exports_file))
+    for board in pillar["boards"].values():
+        pathlib.Path(board["nfsroot"]).mkdir()
+    return pillar
+
+
+@pytest.fixture
+def nfsroot(pillar):
+    path = Inventory.load(pillar).board("jtk1").nfsroot
+    yield path
+    subprocess.run(["exportfs", "-u", f"127.0.0.0/8:{path}"], capture_output=True, timeout=30, check=False)
+
+
+def live_paths():
+    out = subprocess.run(["exportfs", "-v"], capture_output=True, text=True, timeout=30, check=True).stdout
+    return {line.split()[0] for line in out.splitlines() if line.strip() and not line[0].isspace()}
+
+
+def test_present_exports_then_reports_no_change(states, nfsroot):
+    ret = states.jetson_export.present(name="jtk1")
+    assert ret.result is True
+    assert ret.changes["live"] == "exported"
+    assert ret.comment == f"board jtk1 exported ({nfsroot})"
+    assert nfsroot in live_paths()
+    again = states.jetson_export.present(name="jtk1")
+    assert again.result is True
+    assert again.changes == {}
+    assert again.comment == "board jtk1 is already exported"
+
+
+def test_present_under_test_changes_nothing_and_says_what_would(states, nfsroot, exports_file):
+    ret = states.jetson_export.present(name="jtk1", test=True)
+    assert ret.result is None
+    assert ret.comment == "board jtk1 would be exported"
+    assert ret.changes == {"exported": "jtk1"}
+    assert nfsroot not in live_paths()
+    assert not exports_file.exists()
+
+
+def test_absent_unexports_and_honours_test(states, nfsroot, exports_file):
+    states.jetson_export.present(name="jtk1")
+    dry = states.jetson_export.absent(name="jtk1", test=True)
+    assert dry.result is None and dry.comment == "board jtk1 would be unexported"
+    assert nfsroot in live_paths()
+    ret = states.jetson_export.absent(name="jtk1")
+    assert ret.result is True
+    assert ret.changes == {"live": "unexported from 127.0.0.0/8", "file": f"removed from {exports_file}"}
+    assert nfsroot not in live_paths()
+    again = states.jetson_export.absent(name="jtk1")
+    assert again.result is True and again.changes == {}
+    assert states.jetson_export.absent(name="jtk1", test=True).result is True
+
+
+def test_an_unknown_board_fails_as_an_invalid_request(states):
+    ret = states.jetson_export.present(name="nope")
+    assert ret.result is False
+    assert ret.changes == {}
+    assert ret.comment.startswith("invalid request: jetson_nfs: unknown board 'nope'")
+    dry = states.jetson_export.present(name="nope", test=True)
+    assert dry.result is False and dry.comment.startswith("invalid request:")
+
+
+def test_a_failing_export_fails_the_state_and_changes_nothing(states, nfsroot, exports_file):
+    pathlib.Path(nfsroot).rmdir()
+    ret = states.jetson_export.present(name="jtk1")
+    assert ret.result is False
+    assert ret.changes == {}
+    assert ret.comment == (f"board jtk1 could not be exported: jetson_nfs: nfsroot {nfsroot} is not a "
+                           "directory on this server; nothing was exported")
+    assert not exports_file.exists()
