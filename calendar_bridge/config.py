@@ -232,6 +232,10 @@ def build(raw, path=""):
         _fail(unknown[0], f"unknown key (known: {', '.join(sorted(TOP_KEYS))})")
     caldav = _mapping(raw.get("caldav"), "caldav")
     base_url = _http_url(_string(caldav, "url", "caldav.url", required=True), "caldav.url")
+    password = _secret(caldav, "caldav")
+    lead_time = parse_lead_time(raw.get("lead_time", "day"))
+    salt = _salt(raw.get("salt"))
+    smtp = _smtp(raw.get("smtp"))
     calendars = _calendars(raw.get("calendars"), base_url)
     template = _string(raw, "calendar_template", "calendar_template", "")
     if template and "{user}" not in template:
@@ -258,16 +262,16 @@ def build(raw, path=""):
     return Config(
         caldav_url=base_url,
         caldav_username=_string(caldav, "username", "caldav.username", ""),
-        caldav_password=_secret(caldav, "caldav"),
+        caldav_password=password,
         caldav_timeout=_integer(caldav, "timeout", "caldav.timeout", 30),
         calendars=calendars,
         calendar_template=template,
         timezone=str(timezone) if timezone else None,
-        lead_time=parse_lead_time(raw.get("lead_time", "day")),
-        salt=_salt(raw.get("salt")),
+        lead_time=lead_time,
+        salt=salt,
         pillar_file=pillar_file,
         pillar_minion=pillar_minion,
-        smtp=_smtp(raw.get("smtp")),
+        smtp=smtp,
         ledger=_string(raw, "ledger", "ledger", "/var/lib/jetson-farm/bridge.sqlite"),
         ssh_line=ssh_line,
         max_occurrences=_integer(limits, "max_occurrences", "limits.max_occurrences", 200),

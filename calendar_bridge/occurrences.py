@@ -7,6 +7,7 @@ becomes a :class:`Unreadable` with the reason, never an exception out of :func:`
 """
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -19,6 +20,7 @@ from calendar_bridge.text import strip_html
 
 log = logging.getLogger(__name__)
 
+UID_LINE_RE = re.compile(rb"(?mi)^UID:([^\r\n]*)")
 MARGIN = timedelta(days=2)  # expand a little wider, then cut exactly in UTC
 
 
@@ -188,10 +190,8 @@ class _Refused(Exception):
 
 
 def _uid_hint(ics):
-    for line in ics[:65536].splitlines():
-        if line.upper().startswith(b"UID:"):
-            return line[4:].decode("utf-8", "replace").strip()[:200]
-    return ""
+    match = UID_LINE_RE.search(ics)
+    return match.group(1).decode("utf-8", "replace").strip()[:200] if match else ""
 
 
 def _expand(calendar, uid, components, calendar_url, href, zone, window_start, window_end, cap):
