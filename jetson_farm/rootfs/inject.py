@@ -126,7 +126,8 @@ def restore(rootfs, label, saved, image):
                     with open(os.path.join(saved.blobs, entry["blob"]), "rb") as handle:
                         data = handle.read()
                     root.write_file(path, data, entry["mode"], uid=entry["uid"], gid=entry["gid"],
-                                    times_ns=entry["times_ns"], create=dir_mode)
+                                    times_ns=entry["times_ns"], create=dir_mode,
+                                    before_rename=lambda p=path: crash_point(f"restore-write:{p}"))
                 else:
                     root.unlink(path)
                 restored.append(path)

@@ -54,6 +54,7 @@ class Operation:
             phase = self.op["phase"]
             self.report["steps"].append(phase)
             self.op["phase"] = getattr(self, "_" + phase.replace("-", "_"))()
+        crash_point(f"journal:{self.op['kind']}:done")
         final = self.op["final"]
         self.state.update(final, operation=None, since=fsutil.now() if final["image"] else None)
         self.site.save_state(self.board.name, self.state)

@@ -188,7 +188,7 @@ def import_tar(user, name, source):
 
     .. code-block:: bash
 
-        salt site01 jetson_rootfs.import_tar admin l4t-r21.8 /srv/jetson/Tegra_Linux_Sample-Root-Filesystem_R21.8.0_armhf.tbz2
+        salt site01 jetson_rootfs.import_tar admin l4t-r21.8 /srv/jetson/upload/rootfs.tbz2
 
     user
         The owner of the new image.
@@ -246,7 +246,8 @@ def set_bookings(bookings):
 
     .. code-block:: bash
 
-        salt site01 jetson_rootfs.set_bookings '[{"image": "alice/cuda-dev", "board": "jtk1", "user": "alice", "start": "2026-11-24T09:00:00+01:00", "end": "2026-11-24T18:00:00+01:00"}]'
+        salt site01 jetson_rootfs.set_bookings '[{"image": "alice/cuda-dev", "board": "jtk1", \
+            "user": "alice", "start": "2026-11-24T09:00+01:00", "end": "2026-11-24T18:00+01:00"}]'
 
     bookings
         A list of ``{"image", "board", "user", "start", "end"}`` (ISO 8601 times); it replaces
