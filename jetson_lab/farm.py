@@ -101,9 +101,9 @@ def accept_site_minion(config):
     saltconf.accept_key(config, SITE_MINION, public)
 
 
-def salt(config, args, timeout=120):
-    """``salt -c <master dir> --out=json --static ARGS``: (returncode, data, output)."""
-    return saltconf.run_cli("salt", config.master_dir, args, timeout=timeout)
+def salt(config, args, timeout=120, static=False):
+    """``salt -c <master dir> --out=json ARGS``: (returncode, data, output)."""
+    return saltconf.run_cli("salt", config.master_dir, args, timeout=timeout, static=static)
 
 
 def salt_run(config, args, timeout=120):
@@ -115,7 +115,7 @@ def wait_for_minions(config, minions, timeout):
     deadline = time.monotonic() + timeout
     missing = list(minions)
     while True:
-        _, data, _ = salt(config, ["-t", "3", "-L", ",".join(missing), "test.ping"], timeout=30)
+        _, data, _ = salt(config, ["-t", "3", "-L", ",".join(missing), "test.ping"], timeout=30, static=True)
         answered = {m for m, ok in (data or {}).items() if ok is True}
         missing = [m for m in missing if m not in answered]
         if not missing:
@@ -137,10 +137,10 @@ def sync_modules(config):
 
 
 def place_default_images(config):
-    """Swap the default image onto every empty nfsroot and export it; the gaps, if any."""
+    """Swap each board's default image onto its empty nfsroot and export it; the gaps, if any."""
     _, data, _ = salt(config, [SITE_MINION, "sys.list_functions", "jetson_rootfs", "jetson_nfs"])
     functions = set((data or {}).get(SITE_MINION) or [])
-    missing = [f for f in ("jetson_rootfs.swap", "jetson_rootfs.state", "jetson_nfs.export")
+    missing = [f for f in ("jetson_rootfs.swap", "jetson_nfs.export", "jetson_nfs.unexport")
                if f not in functions]
     if missing:
         gap = (f"{', '.join(missing)} not on {SITE_MINION} yet: nfsroots left empty, "
@@ -149,14 +149,18 @@ def place_default_images(config):
         return [gap]
     for board in config.boards:
         if not any(pathlib.Path(config.nfsroot(board)).iterdir()):
-            code, _, out = salt(config, [SITE_MINION, "jetson_rootfs.swap", board, seed.DEFAULT_IMAGE,
-                                         f"switch_id={SEED_SWITCH_ID}"])
-            if code != 0:
-                raise LabError(f"swapping {seed.DEFAULT_IMAGE} onto {board} failed: {out.strip()[-800:]}")
-        code, _, out = salt(config, [SITE_MINION, "jetson_nfs.export", board])
-        if code != 0:
-            raise LabError(f"exporting {board}'s nfsroot failed: {out.strip()[-800:]}")
+            _site_call(config, ["jetson_nfs.unexport", board])
+            _site_call(config, ["jetson_rootfs.swap", board, seed.default_image(board),
+                                f"switch_id={SEED_SWITCH_ID}"])
+        _site_call(config, ["jetson_nfs.export", board])
     return []
+
+
+def _site_call(config, args):
+    code, data, out = salt(config, [SITE_MINION, *args])
+    if code != 0:
+        raise LabError(f"salt {SITE_MINION} {' '.join(args)} failed: {out.strip()[-800:]}")
+    return (data or {}).get(SITE_MINION)
 
 
 def _wait_socket(path, timeout=15):
@@ -180,7 +184,8 @@ def status(lab_dir):
                  "ip": config.network.board_addr(i)} for i, b in enumerate(config.boards, start=1)]
     answered = {}
     if daemons.read_pid(_pid_file(config, "master")):
-        _, data, _ = salt(config, ["-t", "3", "-L", ",".join(config.boards), "test.ping"], timeout=30)
+        _, data, _ = salt(config, ["-t", "3", "-L", ",".join(config.boards), "test.ping"],
+                          timeout=30, static=True)
         answered = data or {}
     for row in rows:
         row["ping"] = ping(row["ip"])

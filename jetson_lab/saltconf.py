@@ -109,11 +109,13 @@ def accept_key(config, minion_id, public_key):
             (config.master_dir / "pki" / other / minion_id).unlink(missing_ok=True)
 
 
-def run_cli(tool, config_dir, args, timeout=120):
-    """``tool -c config_dir --out=json ARGS``; (returncode, parsed JSON or None, raw output)."""
-    argv = [str(BIN / tool), "-c", str(config_dir), "--out=json", *args]
-    if tool == "salt":
-        argv.insert(4, "--static")
+def run_cli(tool, config_dir, args, timeout=120, static=False):
+    """``tool -c config_dir --out=json ARGS``; (returncode, parsed JSON or None, raw output).
+
+    ``static`` gathers several minions' returns into one JSON document; salt then exits 0 even
+    when a minion failed, so use it only where the data is checked (e.g. test.ping of many).
+    """
+    argv = [str(BIN / tool), "-c", str(config_dir), "--out=json", *(["--static"] if static else []), *args]
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:

@@ -23,6 +23,20 @@ LAB_SSH_KEYS = {
 }
 
 
+def default_image(board):
+    """Board ``board``'s own default image: an image sits at one nfsroot at most (rule 1), so
+    each board gets its own copy of the base image, named after it."""
+    return f"{DEFAULT_IMAGE}-{board}"
+
+
+def seed_images(config):
+    """{image: description} of every image a fresh lab holds."""
+    images = dict(SEED_IMAGES)
+    for board in config.boards:
+        images[default_image(board)] = f"L4T base for {board} (jetson-lab seed image)"
+    return images
+
+
 def lab_pillar(config, ganesha_dbus=""):
     """The lab's ``jetson`` pillar: site01 on Ganesha, boards on the bridge, power via the lab."""
     net = config.network
@@ -49,6 +63,9 @@ def lab_pillar(config, ganesha_dbus=""):
         },
         "images": {DEFAULT_IMAGE: {"shared": True, "description": SEED_IMAGES[DEFAULT_IMAGE]}},
     }
+    for board in config.boards:
+        pillar["images"][default_image(board)] = {"shared": True,
+                                                  "description": f"L4T base for {board}"}
     for index, board in enumerate(config.boards, start=1):
         pillar["boards"][board] = {
             "site": SITE_MINION,
@@ -59,6 +76,7 @@ def lab_pillar(config, ganesha_dbus=""):
             "netmask": "255.255.255.0",
             "gateway": net.bridge_addr,
             "flash": {"target": "jetson-tk1", "iface": "eth0"},
+            "image": default_image(board),
         }
     return pillar
 
@@ -85,7 +103,7 @@ def ensure_identities(config):
 
 def ensure_images(config):
     """The seed images in the store, unless already somewhere (store slot or an nfsroot)."""
-    for image, description in SEED_IMAGES.items():
+    for image, description in seed_images(config).items():
         slot = config.site_root / "images" / image
         if slot.exists() or _at_some_nfsroot(config, image):
             continue
