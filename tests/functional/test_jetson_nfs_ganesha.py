@@ -140,3 +140,27 @@ def test_a_missing_nfsroot_is_refused_and_nothing_changes(modules, ganesha, pill
         modules.jetson_nfs.export("jtk1")
     assert ganesha.exports_conf.read_text() == before
     assert jtk1.export_id not in GaneshaDbus(ganesha.dbus_address).show_exports()
+
+
+def test_after_a_swap_and_export_a_real_client_reads_the_new_image(modules, farm_dir, ganesha,  # noqa: F811
+                                                                  pillar):
+    jtk1 = board(pillar)
+    for leftover in ("etc/hostname", "etc"):  # an empty nfsroot: no image is there yet
+        path = pathlib.Path(jtk1.nfsroot) / leftover
+        path.unlink() if path.is_file() else path.rmdir()
+    image = farm_dir / "root" / "images" / "alice" / "cuda-dev"
+    (image / "etc").mkdir(parents=True)
+    (image / "etc" / "issue").write_text("cuda-dev image\n")
+    identity = farm_dir / "root" / "boards" / "jtk1" / "identity"
+    identity.mkdir(parents=True)
+    for key in ("minion.pem", "minion.pub"):  # the board's key pair, as jetson_rootfs wants it
+        (identity / key).write_text(f"test {key}\n")
+    modules.jetson_nfs.export("jtk1")
+    with pytest.raises(CommandExecutionError, match=f"the nfsroot {jtk1.nfsroot} of board jtk1 is exported"):
+        modules.jetson_rootfs.swap("jtk1", "alice/cuda-dev")
+    modules.jetson_nfs.unexport("jtk1")
+    assert modules.jetson_rootfs.swap("jtk1", "alice/cuda-dev")["changed"] is True
+    modules.jetson_nfs.export("jtk1")
+    read = nfs_cat(ganesha, jtk1.nfsroot, "etc/issue")
+    assert read.returncode == 0, read.stderr
+    assert read.stdout == "cuda-dev image\n"
