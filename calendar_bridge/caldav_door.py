@@ -92,7 +92,7 @@ class CalendarStore:
         event = caldav.Event(self.client, url=raw.href, parent=self._calendar(raw.calendar_url),
                              props={dav.GetEtag.tag: raw.etag})
         try:
-            event.save(raw_data=data, increase_seqno=False, precondition="etag")
+            event.save(raw_data=data.encode("utf-8"), increase_seqno=False, precondition="etag")
         except MISMATCH_ERRORS:
             log.info("event %s changed on the server since it was read; it is read again next run",
                      raw.href)

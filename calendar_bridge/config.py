@@ -23,8 +23,8 @@ TRUSTS = ("owner", "summary")
 SALT_MODES = ("local", "api")
 DURATION_RE = re.compile(r"^(\d+)\s*([smhd])$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-TOP_KEYS = {"caldav", "calendars", "calendar_template", "timezone", "lead_time", "salt", "inventory",
-            "smtp", "ledger", "ssh_line", "limits"}
+TOP_KEYS = {"caldav", "calendars", "calendar_template", "timezone", "lead_time", "lookahead", "salt",
+            "inventory", "smtp", "ledger", "ssh_line", "limits"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,7 @@ class Config:
     calendar_template: str
     timezone: str | None
     lead_time: timedelta | None  # None: the whole coming day
+    lookahead: timedelta  # bookings this far ahead are read (first seen, conflicts), not acted on
     salt: SaltSpec
     pillar_file: str
     pillar_minion: str
@@ -234,6 +235,9 @@ def build(raw, path=""):
     base_url = _http_url(_string(caldav, "url", "caldav.url", required=True), "caldav.url")
     password = _secret(caldav, "caldav")
     lead_time = parse_lead_time(raw.get("lead_time", "day"))
+    lookahead = parse_lead_time(raw.get("lookahead", "7d"), "lookahead")
+    if lookahead is None:
+        _fail("lookahead", "must be a duration like '7d'")
     salt = _salt(raw.get("salt"))
     smtp = _smtp(raw.get("smtp"))
     calendars = _calendars(raw.get("calendars"), base_url)
@@ -268,6 +272,7 @@ def build(raw, path=""):
         calendar_template=template,
         timezone=str(timezone) if timezone else None,
         lead_time=lead_time,
+        lookahead=lookahead,
         salt=salt,
         pillar_file=pillar_file,
         pillar_minion=pillar_minion,

@@ -115,13 +115,16 @@ def decide(now, horizon, bookings, refusals, status, ledger_rows, first_seen, zo
     for refusal in refusals:
         mark(refusal.key, REJECTED, refusal.reason, refusal_hash(refusal), refusal=refusal)
 
-    live = [b for b in bookings if b.occurrence.end > now and b.occurrence.start < horizon]
+    # Bookings past the horizon are read too: they are first seen early and told of a conflict
+    # early, but only those starting before the horizon are acted on.
+    live = [b for b in bookings if b.occurrence.end > now]
     accepted, conflicts = split_conflicts(live, first_seen, zone)
     for booking, reason in conflicts:
         mark(booking.key, CONFLICT, reason, booking_hash(booking), booking=booking)
 
     current = {}
-    for booking in sorted(accepted, key=lambda b: b.occurrence.start):
+    due = [b for b in accepted if b.occurrence.start < horizon]
+    for booking in sorted(due, key=lambda b: b.occurrence.start):
         if booking.board not in current:
             current[booking.board] = booking
         else:
@@ -132,7 +135,7 @@ def decide(now, horizon, bookings, refusals, status, ledger_rows, first_seen, zo
     for board, booking in sorted(current.items()):
         _decide_board(plan, mark, booking, status.get(board) or {}, ledger_rows.get(booking.key))
 
-    held = {b.key for b in accepted}
+    held = {b.key for b in due}
     for row in sorted(ledger_rows.values(), key=lambda r: r.key):
         if row.status not in ACTIVE or row.key in held or row.calendar_url in unread:
             continue

@@ -59,7 +59,8 @@ class Bridge:
     def prepare(self, now):
         """Read the calendars and the farm's state and decide; nothing is changed."""
         horizon = horizon_for(now, self.config.lead_time, self.zone)
-        reading = read_calendars(self.config, self.inventory, self.store, self.zone, now, horizon)
+        read_until = max(horizon, now + self.config.lookahead)
+        reading = read_calendars(self.config, self.inventory, self.store, self.zone, now, read_until)
         status = self.salt.status()
         rows = self.ledger.rows()
         first_seen = {key: row.first_seen for key, row in rows.items()}

@@ -1,0 +1,100 @@
+"""The bridge wired to a real CalDAV server and a real SMTP sink, for the integration tests.
+
+``RecordedFarm`` stands in for Salt in the CalDAV-side tests only: it answers ``status``,
+``switch`` and ``release`` as the runner's contract says, with every board coming up at once
+on the image asked, and records the calls. The Salt side itself (the ``local`` and ``api``
+gateways, the real runner and lab boards) is tested in test_bridge_salt*.py and the e2e test.
+"""
+
+import copy
+import itertools
+import uuid
+from datetime import UTC, datetime
+
+import yaml
+
+from calendar_bridge.caldav_door import CalendarStore
+from calendar_bridge.config import build
+from calendar_bridge.ledger import Ledger
+from calendar_bridge.mail import Mailer
+from calendar_bridge.reader import load_inventory
+from calendar_bridge.sync import Bridge
+from tests.conftest import make_pillar
+
+DEFAULT_IMAGE = "admin/factory"  # what a released board runs; no test books it
+
+
+class RecordedFarm:
+    def __init__(self, boards):
+        self._jids = itertools.count(1)
+        self.calls = []
+        self.boards = {b: self._board(DEFAULT_IMAGE, None, "up") for b in boards}
+
+    @staticmethod
+    def _board(image, user, state):
+        return {"image": image, "owner": image.split("/")[0] if image else None, "user": user,
+                "state": state, "since": datetime.now(UTC).isoformat(), "session": None}
+
+    def status(self):
+        return copy.deepcopy(self.boards)
+
+    def switch(self, boards):
+        self.calls.append(("switch", copy.deepcopy(boards)))
+        for board, want in boards.items():
+            self.boards[board] = self._board(want["image"], want["user"], "up")
+        return {"jid": f"2026112400000{next(self._jids):05d}", "success": True, "return": {}}
+
+    def release(self, boards):
+        self.calls.append(("release", sorted(boards)))
+        for board in boards:
+            self.boards[board] = self._board(DEFAULT_IMAGE, None, "up")
+        return {"jid": f"2026112400000{next(self._jids):05d}", "success": True, "return": {}}
+
+
+class BridgeEnv:
+    """One test's bridge: fresh calendars ``<user>/boards-<id>/`` on ``server``, its own ledger."""
+
+    def __init__(self, server, sink, tmp_path, farm_dir, salt=None, extra_config=None):
+        self.server, self.sink = server, sink
+        self.calendar = f"boards-{uuid.uuid4().hex[:8]}"
+        self.urls = {user: server.make_calendar(user, self.calendar) for user in ("alice", "bob")}
+        pillar = make_pillar(farm_dir)
+        pillar["images"]["admin/ros"] = {"shared": ["alice"]}
+        self.pillar_file = tmp_path / "jetson.yaml"
+        self.pillar_file.write_text(yaml.safe_dump({"jetson": pillar}))
+        secret = tmp_path / "caldav.secret"
+        secret.write_text(server.passwords["bridge"] + "\n")
+        raw = {
+            "caldav": {"url": server.url, "username": "bridge", "password_file": str(secret), "timeout": 30},
+            "calendar_template": "{user}/" + self.calendar + "/",
+            "timezone": "Europe/Paris",
+            "inventory": {"pillar_file": str(self.pillar_file)},
+            "smtp": {"host": "127.0.0.1", "port": sink.port, "from": "farm@example.org",
+                     "admins": ["oncall@example.org"]},
+            "ledger": str(tmp_path / "ledger.sqlite"),
+        }
+        raw.update(extra_config or {})
+        self.raw_config = raw
+        self.config = build(raw)
+        self.inventory = load_inventory(self.config)
+        self.salt = salt or RecordedFarm(sorted(self.inventory.boards))
+        self.ledger = Ledger(self.config.ledger)
+        self.store = CalendarStore(self.config.caldav_url, "bridge", server.passwords["bridge"], 30)
+        self.bridge = Bridge(self.config, self.inventory, self.store, self.salt, self.ledger,
+                             Mailer(self.config.smtp))
+
+    def close(self):
+        self.ledger.close()
+
+    def put(self, user, uid, ics):
+        """Save ``ics`` in ``user``'s calendar as that user's client would; its URL."""
+        url = f"{self.urls[user]}{uid}.ics"
+        self.server.put(url, ics, user=user)
+        return url
+
+    def sync(self, now):
+        return self.bridge.execute(self.bridge.prepare(now))
+
+    def event(self, user, uid):
+        """The event text as the server has it now."""
+        return self.server.get(f"{self.urls[user]}{uid}.ics", user=user)[0]
