@@ -67,7 +67,11 @@ def check_members(tar, source):
             raise UnsafePath(f"{source}: member {member.name!r} would be written through the "
                              f"symlink member {link!r}")
         if kind == "hardlink":
-            target = member_path(member.linkname, source)
+            try:
+                target = member_path(member.linkname, source)
+            except UnsafePath:
+                raise UnsafePath(f"{source}: hardlink {member.name!r} points outside the target "
+                                 f"({member.linkname!r})") from None
             if target not in seen:
                 raise UnsafePath(f"{source}: hardlink {member.name!r} points to {member.linkname!r}, "
                                  "which is not an earlier member of the archive")

@@ -6,21 +6,37 @@ crash point it reaches); n runs from 1 until the operation completes without bei
 """
 
 import json
+import logging
 import multiprocessing
 import os
+import shutil
 import signal
+import subprocess
 
 import pytest
 
 from jetson_farm import marker
 from jetson_farm.errors import UnsafePath
 from jetson_farm.rootfs.crash import CRASH_AT, CRASH_TRACE
-from tests.unit.test_rootfs_helpers import add_image, make_identity, make_site, manifest, not_exported
+from tests.unit.test_rootfs_helpers import (
+    add_image,
+    make_identity,
+    make_site,
+    manifest,
+    not_exported,
+    quiet_salt_log_flush,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _quiet_logs():
+    quiet_salt_log_flush()
 
 IMAGES = ("alice/cuda-dev", "alice/other", "admin/l4t-base")
 
 
 def _child(pillar, action, crash_at, trace):
+    logging.raiseExceptions = False  # the parent's log handlers are not this process's to use
     os.environ[CRASH_AT] = str(crash_at)
     os.environ[CRASH_TRACE] = trace
     site = make_site(pillar)
@@ -75,13 +91,16 @@ def assert_rule_one(site):
 def test_a_crash_at_any_point_is_reconciled(pillar, farm_dir, action):
     trace = str(farm_dir / "trace")
     killed_at = []
+    template = farm_dir / "template"
+    template.mkdir()
+    _, originals = fresh_farm(_pillar_under(pillar, farm_dir, template))
     point = 0
     while True:
         point += 1
         farm = farm_dir / f"run{point}"
-        farm.mkdir()
+        subprocess.run(["cp", "-a", "--", str(template), str(farm)], check=True, timeout=60)
         pillar_run = _pillar_under(pillar, farm_dir, farm)
-        site, originals = fresh_farm(pillar_run)
+        site = make_site(pillar_run)
         if os.path.exists(trace):
             os.remove(trace)
         killed = run_killed_at(pillar_run, action, point, trace)
@@ -101,6 +120,7 @@ def test_a_crash_at_any_point_is_reconciled(pillar, farm_dir, action):
             site.park(board, is_exported=not_exported)
         for image in IMAGES:
             assert manifest(site.layout.image_path(image)) == originals[image], (point, killed_at[-1:], image)
+        shutil.rmtree(farm)
         if not killed:
             break
     names = set(killed_at)

@@ -6,7 +6,19 @@ import shutil
 import pytest
 
 from jetson_farm.errors import UnsafePath
-from tests.unit.test_rootfs_helpers import add_image, make_identity, make_site, manifest, not_exported
+from tests.unit.test_rootfs_helpers import (
+    add_image,
+    make_identity,
+    make_site,
+    manifest,
+    not_exported,
+    quiet_salt_log_flush,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _quiet_logs():
+    quiet_salt_log_flush()
 
 
 @pytest.fixture

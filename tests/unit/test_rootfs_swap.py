@@ -11,7 +11,19 @@ import pytest
 from jetson_farm import marker
 from jetson_farm.errors import CrossDevice, InvalidName, JetsonError, NotAllowed, NotFound, Refused
 from tests.conftest import SSH_KEY_ALICE, SSH_KEY_BOB
-from tests.unit.test_rootfs_helpers import add_image, make_identity, make_site, manifest, not_exported
+from tests.unit.test_rootfs_helpers import (
+    add_image,
+    make_identity,
+    make_site,
+    manifest,
+    not_exported,
+    quiet_salt_log_flush,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _quiet_logs():
+    quiet_salt_log_flush()
 
 
 @pytest.fixture
