@@ -3,10 +3,13 @@
 A board is idle when it holds no NFS session and answers no ping (DESIGN.md switch step 2).
 """
 
+import contextlib
+import fcntl
 import ipaddress
 import logging
 import os
 import subprocess
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -143,11 +146,31 @@ def wait_idle(backend, board, timeout, interval=1.0):
         time.sleep(interval)
 
 
+@contextlib.contextmanager
+def owned_file_lock(path):
+    """Hold an exclusive lock for read-modify-write of the farm's one owned file ``path``.
+
+    Salt runs jobs for several boards at once (a parallel switch); without it two exports
+    would each rewrite the file from the same old text and one board's line would be lost.
+    The lock is taken on the file's folder, because the file itself is replaced by rename
+    and the farm creates no second file next to it.
+    """
+    folder = os.path.dirname(path)
+    os.makedirs(folder, mode=0o755, exist_ok=True)
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
 def write_atomically(path, text):
     """Replace ``path`` with ``text`` in one rename, so a reader never sees half a file."""
     folder = os.path.dirname(path)
     os.makedirs(folder, mode=0o755, exist_ok=True)
-    temporary = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    name = f".{os.path.basename(path)}.{os.getpid()}.{threading.get_ident()}.tmp"
+    temporary = os.path.join(folder, name)
     with open(temporary, "w", encoding="utf-8") as handle:
         handle.write(text)
         handle.flush()

@@ -50,20 +50,6 @@ class GaneshaDbus:
         _, exports = self.call(EXPORT_MGR, "ShowExports")
         return {entry[0]: entry[1] for entry in exports}
 
-    def display_export(self, export_id):
-        """``{"id", "path", "pseudo", "tag", "clients"}`` of a live export, or None if not live."""
-        try:
-            data = self.call(EXPORT_MGR, "DisplayExport", "q", export_id)
-        except GaneshaUnreachable:
-            raise
-        except NfsError as err:
-            if "not found" in str(err).lower():
-                return None
-            raise
-        export_id, path, pseudo, tag, clients = data
-        return {"id": export_id, "path": path, "pseudo": pseudo, "tag": tag,
-                "clients": [c[0] for c in clients]}
-
     def add_export(self, conf_path, export_id):
         return self.call(EXPORT_MGR, "AddExport", "ss", conf_path, f"EXPORT(Export_Id={export_id})")
 

@@ -102,6 +102,10 @@ class GaneshaBackend:
     def export(self, board):
         """Write the board's block and make Ganesha serve it (AddExport, or UpdateExport if it changed)."""
         common.check_export_path(board.nfsroot)
+        with common.owned_file_lock(self.nfs.ganesha_conf):
+            return self._export(board)
+
+    def _export(self, board):
         result = common.Result(board=board.name, path=board.nfsroot)
         live = self.bus.show_exports()  # unreachable Ganesha: fail before anything changes
         old_text = common.read_text(self.nfs.ganesha_conf)
@@ -138,6 +142,10 @@ class GaneshaBackend:
 
     def unexport(self, board):
         """Remove every live export of the board's nfsroot (RemoveExport), then its block."""
+        with common.owned_file_lock(self.nfs.ganesha_conf):
+            return self._unexport(board)
+
+    def _unexport(self, board):
         result = common.Result(board=board.name, path=board.nfsroot)
         ids = self._live_ids_of(board.nfsroot, self.bus.show_exports())
         for export_id in ids:
@@ -155,6 +163,10 @@ class GaneshaBackend:
 
     def reload(self):
         """Make Ganesha serve every block of the file: AddExport what is missing, UpdateExport the rest."""
+        with common.owned_file_lock(self.nfs.ganesha_conf):
+            return self._reload()
+
+    def _reload(self):
         live = self.bus.show_exports()
         done = {}
         for board, block in sorted(self.configured().items()):

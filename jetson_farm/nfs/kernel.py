@@ -126,6 +126,10 @@ class KernelBackend:
     def export(self, board):
         """Export ``board.nfsroot`` to the site's clients with its stable fsid, live and in the file."""
         common.check_export_path(board.nfsroot)
+        with common.owned_file_lock(self.nfs.exports_file):
+            return self._export(board)
+
+    def _export(self, board):
         result = common.Result(board=board.name, path=board.nfsroot)
         wanted = board_options(self.nfs, board)
         if not self.exports_file_is_read():
@@ -156,6 +160,10 @@ class KernelBackend:
 
     def unexport(self, board):
         """Withdraw ``board.nfsroot`` from every client, live and from the file."""
+        with common.owned_file_lock(self.nfs.exports_file):
+            return self._unexport(board)
+
+    def _unexport(self, board):
         result = common.Result(board=board.name, path=board.nfsroot)
         clients = self.live().get(board.nfsroot, {})
         for client in sorted(clients):
@@ -187,7 +195,8 @@ class KernelBackend:
 
     def reload(self):
         """``exportfs -ra``: the live table becomes what /etc/exports and /etc/exports.d/ say."""
-        warnings = self._exportfs(["-ra"], "exportfs -ra")
+        with common.owned_file_lock(self.nfs.exports_file):
+            warnings = self._exportfs(["-ra"], "exportfs -ra")
         return {"reloaded": True, "warnings": warnings}
 
     def sessions(self, ip=None):

@@ -4,6 +4,7 @@ Each test owns a uniquely named file in /etc/exports.d/ (so ``exportfs -ra`` rea
 withdraws every export it made; /etc/exports is never touched.
 """
 
+import concurrent.futures
 import copy
 import hashlib
 import json
@@ -15,6 +16,7 @@ import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from jetson_farm.inventory import Inventory
+from jetson_farm.nfs import backend_for
 from tests.conftest import make_pillar
 
 ETC_EXPORTS = pathlib.Path("/etc/exports")
@@ -224,3 +226,17 @@ def test_a_broken_nfs_section_is_refused_with_what_is_wrong(loaders, farm_dir, p
         assert "invalid jetson inventory" in str(err.value)
         assert message in str(err.value)
     assert board(make_pillar(farm_dir)).nfsroot not in exportfs_v()
+
+
+def test_boards_exported_in_parallel_all_keep_their_line(farm_dir, exports_file):
+    names = [f"b{i}" for i in range(8)]
+    inventory = Inventory.load(make_pillar(farm_dir, boards=names, exports_file=str(exports_file)))
+    for name in names:
+        pathlib.Path(inventory.board(name).nfsroot).mkdir()
+    backend = backend_for(inventory.site("site01").nfs)
+    with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:
+        results = list(pool.map(backend.export, [inventory.board(name) for name in names]))
+    assert all(r.changes["live"] == "exported" for r in results)
+    assert sorted(backend.configured()) == names
+    live = exportfs_v()
+    assert all(inventory.board(name).nfsroot in live for name in names)
