@@ -99,35 +99,47 @@ class GaneshaBackend:
     def _write(self, blocks):
         common.write_atomically(self.nfs.ganesha_conf, render_conf(blocks))
 
-    def export(self, board):
-        """Write the board's block and make Ganesha serve it (AddExport, or UpdateExport if it changed)."""
+    def export(self, board, test=False):
+        """Write the board's block and make Ganesha serve it (AddExport, or UpdateExport if it changed).
+
+        With ``test``, change nothing and report what would change.
+        """
         common.check_export_path(board.nfsroot)
         with common.owned_file_lock(self.nfs.ganesha_conf):
-            return self._export(board)
+            return self._export(board, test)
 
-    def _export(self, board):
+    def _export(self, board, test):
         result = common.Result(board=board.name, path=board.nfsroot)
         live = self.bus.show_exports()  # unreachable Ganesha: fail before anything changes
         old_text = common.read_text(self.nfs.ganesha_conf)
         blocks = parse_conf(old_text)
         wanted = render_block(self.nfs, board)
         file_changed = blocks.get(board.name) != wanted
-        for stale in self._live_ids_of(board.nfsroot, live):
-            if stale != board.export_id:
-                self.bus.remove_export(stale)
-                result.changes["stale"] = f"removed export id {stale} of {board.nfsroot}"
+        # Another id serving this path, or this board's id serving another path (a renamed nfsroot).
+        stale = sorted(i for i, path in live.items()
+                       if (path == board.nfsroot) != (i == board.export_id))
+        must_add = board.export_id not in live or board.export_id in stale
+        if stale:
+            result.changes["stale"] = "removed export id " + ", ".join(map(str, stale))
         if file_changed:
             result.changes["file"] = (f"{'updated' if board.name in blocks else 'added'} "
                                       f"in {self.nfs.ganesha_conf}")
+        if must_add:
+            result.changes["live"] = f"exported as id {board.export_id}"
+        elif file_changed:
+            result.changes["live"] = f"updated export id {board.export_id}"
+        if test or not result.changes:
+            return result
+        for export_id in stale:
+            self.bus.remove_export(export_id)
+        if file_changed:
             blocks[board.name] = wanted
             self._write(blocks)
         try:
-            if board.export_id not in live:
+            if must_add:
                 self.bus.add_export(self.nfs.ganesha_conf, board.export_id)
-                result.changes["live"] = f"exported as id {board.export_id}"
             elif file_changed:
                 self.bus.update_export(self.nfs.ganesha_conf, board.export_id)
-                result.changes["live"] = f"updated export id {board.export_id}"
         except NfsError:
             if file_changed:
                 self._restore(old_text)
@@ -140,25 +152,31 @@ class GaneshaBackend:
     def _restore(self, old_text):
         common.write_atomically(self.nfs.ganesha_conf, old_text if old_text is not None else HEADER)
 
-    def unexport(self, board):
-        """Remove every live export of the board's nfsroot (RemoveExport), then its block."""
-        with common.owned_file_lock(self.nfs.ganesha_conf):
-            return self._unexport(board)
+    def unexport(self, board, test=False):
+        """Remove every live export of the board's nfsroot (RemoveExport), then its block.
 
-    def _unexport(self, board):
+        With ``test``, change nothing and report what would change.
+        """
+        with common.owned_file_lock(self.nfs.ganesha_conf):
+            return self._unexport(board, test)
+
+    def _unexport(self, board, test):
         result = common.Result(board=board.name, path=board.nfsroot)
         ids = self._live_ids_of(board.nfsroot, self.bus.show_exports())
+        blocks = self.configured()
+        if ids:
+            result.changes["live"] = "removed export id " + ", ".join(map(str, ids))
+        if board.name in blocks:
+            result.changes["file"] = f"removed from {self.nfs.ganesha_conf}"
+        if test:
+            return result
         for export_id in ids:
             self.bus.remove_export(export_id)
         if self._live_ids_of(board.nfsroot, self.bus.show_exports()):
             raise NfsError(f"Ganesha still lists {board.nfsroot} after RemoveExport")
-        if ids:
-            result.changes["live"] = "removed export id " + ", ".join(map(str, ids))
-        blocks = self.configured()
         if board.name in blocks:
             del blocks[board.name]
             self._write(blocks)
-            result.changes["file"] = f"removed from {self.nfs.ganesha_conf}"
         return result
 
     def reload(self):

@@ -123,13 +123,16 @@ class KernelBackend:
     def _is_current(self, clients, wanted):
         return set(clients) == {self.nfs.clients} and set(wanted) <= set(clients[self.nfs.clients])
 
-    def export(self, board):
-        """Export ``board.nfsroot`` to the site's clients with its stable fsid, live and in the file."""
+    def export(self, board, test=False):
+        """Export ``board.nfsroot`` to the site's clients with its stable fsid, live and in the file.
+
+        With ``test``, change nothing and report what would change.
+        """
         common.check_export_path(board.nfsroot)
         with common.owned_file_lock(self.nfs.exports_file):
-            return self._export(board)
+            return self._export(board, test)
 
-    def _export(self, board):
+    def _export(self, board, test):
         result = common.Result(board=board.name, path=board.nfsroot)
         wanted = board_options(self.nfs, board)
         if not self.exports_file_is_read():
@@ -138,55 +141,63 @@ class KernelBackend:
                                    "survive a reload")
         clients = self.live().get(board.nfsroot, {})
         if not self._is_current(clients, wanted):
-            for stale in sorted(set(clients) - {self.nfs.clients}):
-                result.warnings += self._exportfs(["-u", f"{stale}:{board.nfsroot}"],
-                                                  f"unexport {board.nfsroot} from {stale}")
-            target = f"{self.nfs.clients}:{board.nfsroot}"
-            try:
-                result.warnings += self._exportfs(["-o", ",".join(wanted), target], f"export {target}")
-            except NfsError:
-                self._undo_failed_export(target, board.nfsroot)
-                raise
-            if not self._is_current(self.live().get(board.nfsroot, {}), wanted):
-                raise NfsError(f"exportfs reported success but {target} is not in {self.etab}")
+            if not test:
+                self._apply_export(board, clients, wanted, result)
             result.changes["live"] = "re-exported" if clients else "exported"
-        self._write_entry(board, (board.nfsroot, self.nfs.clients, wanted), result)
+        self._write_entry(board, (board.nfsroot, self.nfs.clients, wanted), result, test)
         return result
+
+    def _apply_export(self, board, clients, wanted, result):
+        for stale in sorted(set(clients) - {self.nfs.clients}):
+            result.warnings += self._exportfs(["-u", f"{stale}:{board.nfsroot}"],
+                                              f"unexport {board.nfsroot} from {stale}")
+        target = f"{self.nfs.clients}:{board.nfsroot}"
+        try:
+            result.warnings += self._exportfs(["-o", ",".join(wanted), target], f"export {target}")
+        except NfsError:
+            self._undo_failed_export(target, board.nfsroot)
+            raise
+        if not self._is_current(self.live().get(board.nfsroot, {}), wanted):
+            raise NfsError(f"exportfs reported success but {target} is not in {self.etab}")
 
     def _undo_failed_export(self, target, path):
         # A failed 'exportfs -o' can still leave its entry in etab (e.g. a path it cannot stat).
         if self.nfs.clients in self.live().get(path, {}):
             common.run(["exportfs", "-u", target])
 
-    def unexport(self, board):
-        """Withdraw ``board.nfsroot`` from every client, live and from the file."""
-        with common.owned_file_lock(self.nfs.exports_file):
-            return self._unexport(board)
+    def unexport(self, board, test=False):
+        """Withdraw ``board.nfsroot`` from every client, live and from the file.
 
-    def _unexport(self, board):
+        With ``test``, change nothing and report what would change.
+        """
+        with common.owned_file_lock(self.nfs.exports_file):
+            return self._unexport(board, test)
+
+    def _unexport(self, board, test):
         result = common.Result(board=board.name, path=board.nfsroot)
         clients = self.live().get(board.nfsroot, {})
-        for client in sorted(clients):
-            result.warnings += self._exportfs(["-u", f"{client}:{board.nfsroot}"],
-                                              f"unexport {board.nfsroot} from {client}")
-        if self.live().get(board.nfsroot):
-            raise NfsError(f"{board.nfsroot} is still in {self.etab} after exportfs -u")
+        if clients and not test:
+            for client in sorted(clients):
+                result.warnings += self._exportfs(["-u", f"{client}:{board.nfsroot}"],
+                                                  f"unexport {board.nfsroot} from {client}")
+            if self.live().get(board.nfsroot):
+                raise NfsError(f"{board.nfsroot} is still in {self.etab} after exportfs -u")
         if clients:
             result.changes["live"] = "unexported from " + ", ".join(sorted(clients))
-        self._write_entry(board, None, result)
+        self._write_entry(board, None, result, test)
         return result
 
-    def _write_entry(self, board, entry, result):
-        text = common.read_text(self.nfs.exports_file)
-        entries = parse_exports_file(text)
+    def _write_entry(self, board, entry, result, test):
+        entries = parse_exports_file(common.read_text(self.nfs.exports_file))
         if entries.get(board.name) == entry or (entry is None and board.name not in entries):
             return
         action = "removed from" if entry is None else ("updated in" if board.name in entries else "added in")
-        if entry is None:
-            del entries[board.name]
-        else:
-            entries[board.name] = entry
-        common.write_atomically(self.nfs.exports_file, render_exports_file(entries))
+        if not test:
+            if entry is None:
+                del entries[board.name]
+            else:
+                entries[board.name] = entry
+            common.write_atomically(self.nfs.exports_file, render_exports_file(entries))
         result.changes["file"] = f"{action} {self.nfs.exports_file}"
 
     def exports_file_is_read(self):

@@ -73,7 +73,7 @@ def exports():
     return _call(_backend(site).exports, inventory.boards_of_site(site.name))
 
 
-def export(board):
+def export(board, test=False):
     """Export a board's nfsroot to the site's clients, live and in the farm's file.
 
     CLI Example:
@@ -81,18 +81,21 @@ def export(board):
     .. code-block:: bash
 
         salt site01 jetson_nfs.export jtk1
+        salt site01 jetson_nfs.export jtk1 test=True
 
     board
         The board's name in the ``jetson`` pillar; it must belong to this minion's site.
+    test
+        Change nothing; ``changes`` says what would change.
 
     Returns ``{"board", "path", "changed", "changes", "warnings"}``; ``changes`` is empty when
     the export was already in place.
     """
     inventory, site = _site()
-    return _call(_backend(site).export, _board(inventory, site, board)).as_dict()
+    return _call(_backend(site).export, _board(inventory, site, board), bool(test)).as_dict()
 
 
-def unexport(board):
+def unexport(board, test=False):
     """Withdraw a board's nfsroot from every client, live and from the farm's file.
 
     CLI Example:
@@ -100,14 +103,17 @@ def unexport(board):
     .. code-block:: bash
 
         salt site01 jetson_nfs.unexport jtk1
+        salt site01 jetson_nfs.unexport jtk1 test=True
 
     board
         The board's name in the ``jetson`` pillar; it must belong to this minion's site.
+    test
+        Change nothing; ``changes`` says what would change.
 
     Returns ``{"board", "path", "changed", "changes", "warnings"}``.
     """
     inventory, site = _site()
-    return _call(_backend(site).unexport, _board(inventory, site, board)).as_dict()
+    return _call(_backend(site).unexport, _board(inventory, site, board), bool(test)).as_dict()
 
 
 def is_exported(board):

@@ -20,46 +20,39 @@ def __virtual__():
     return __virtualname__
 
 
-def _current(name):
-    """The board's entry in ``jetson_nfs.exports``, or None."""
-    return next((e for e in __salt__["jetson_nfs.exports"]() if e["board"] == name), None)
-
-
 def _apply(name, want_exported):
     ret = {"name": name, "result": False, "changes": {}, "comment": ""}
     verb = "exported" if want_exported else "unexported"
+    test = bool(__opts__["test"])
     try:
-        if __opts__["test"]:
-            entry = _current(name)
-            __salt__["jetson_nfs.is_exported"](name)  # validates the board name and its site
-            in_place = bool(entry and entry["active"] and entry["configured"]) if want_exported \
-                else entry is None
-            ret["result"] = True if in_place else None
-            ret["comment"] = (f"board {name} is already {verb}" if in_place
-                              else f"board {name} would be {verb}")
-            if not in_place:
-                ret["changes"] = {verb: name}
-            return ret
-        done = __salt__["jetson_nfs.export" if want_exported else "jetson_nfs.unexport"](name)
+        done = __salt__["jetson_nfs.export" if want_exported else "jetson_nfs.unexport"](name, test=test)
     except SaltInvocationError as err:
         ret["comment"] = f"invalid request: {err}"
         return ret
     except CommandExecutionError as err:
         ret["comment"] = f"board {name} could not be {verb}: {err}"
         return ret
-    ret["result"] = True
-    if done["changes"]:
-        ret["changes"] = dict(done["changes"])
-        ret["comment"] = f"board {name} {verb} ({done['path']})"
-    else:
-        ret["comment"] = f"board {name} is already {verb}"
     if done["warnings"]:
         ret["warnings"] = list(done["warnings"])
+    if not done["changes"]:
+        ret.update(result=True, comment=f"board {name} is already {verb}")
+    elif test:
+        ret.update(result=None, changes=dict(done["changes"]),
+                   comment=f"board {name} would be {verb} ({done['path']})")
+    else:
+        ret.update(result=True, changes=dict(done["changes"]),
+                   comment=f"board {name} {verb} ({done['path']})")
     return ret
 
 
 def present(name):
     """Ensure the board ``name``'s nfsroot is exported to its site's clients.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt site01 state.single jetson_export.present name=jtk1
 
     name
         The board's name in the ``jetson`` pillar.
@@ -69,6 +62,12 @@ def present(name):
 
 def absent(name):
     """Ensure the board ``name``'s nfsroot is exported to nobody.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt site01 state.single jetson_export.absent name=jtk1
 
     name
         The board's name in the ``jetson`` pillar.

@@ -1,5 +1,6 @@
 """The jetson_export state (present/absent) through Salt's loader, on the kernel backend."""
 
+import json
 import pathlib
 import subprocess
 import uuid
@@ -52,16 +53,32 @@ def test_present_exports_then_reports_no_change(states, nfsroot):
 def test_present_under_test_changes_nothing_and_says_what_would(states, nfsroot, exports_file):
     ret = states.jetson_export.present(name="jtk1", test=True)
     assert ret.result is None
-    assert ret.comment == "board jtk1 would be exported"
-    assert ret.changes == {"exported": "jtk1"}
+    assert ret.comment == f"board jtk1 would be exported ({nfsroot})"
+    assert ret.changes == {"live": "exported", "file": f"added in {exports_file}"}
     assert nfsroot not in live_paths()
     assert not exports_file.exists()
+
+
+def test_present_under_test_sees_a_change_of_options(loaders, farm_dir, states, pillar, nfsroot,
+                                                      exports_file):
+    states.jetson_export.present(name="jtk1")
+    text = exports_file.read_text()
+    pillar["sites"]["site01"]["nfs"]["options"] = ["ro", "no_subtree_check"]
+    (farm_dir / "pillar" / "jetson.sls").write_text(json.dumps({"jetson": pillar}))
+    loaders.reload_all()
+    ret = loaders.states.jetson_export.present(name="jtk1", test=True)
+    assert ret.result is None
+    assert ret.changes == {"live": "re-exported", "file": f"updated in {exports_file}"}
+    assert exports_file.read_text() == text
+    assert "rw" in subprocess.run(["exportfs", "-v"], capture_output=True, text=True, timeout=30,
+                                  check=True).stdout
 
 
 def test_absent_unexports_and_honours_test(states, nfsroot, exports_file):
     states.jetson_export.present(name="jtk1")
     dry = states.jetson_export.absent(name="jtk1", test=True)
-    assert dry.result is None and dry.comment == "board jtk1 would be unexported"
+    assert dry.result is None and dry.comment == f"board jtk1 would be unexported ({nfsroot})"
+    assert dry.changes == {"live": "unexported from 127.0.0.0/8", "file": f"removed from {exports_file}"}
     assert nfsroot in live_paths()
     ret = states.jetson_export.absent(name="jtk1")
     assert ret.result is True

@@ -12,6 +12,7 @@ from salt.exceptions import CommandExecutionError
 
 from jetson_farm.inventory import Inventory
 from jetson_farm.nfs.dbus import GaneshaDbus
+from jetson_farm.nfs.ganesha import render_block, render_conf
 from tests.ganesha_server import ganesha, ganesha_pillar, nfs_cat  # noqa: F401 (fixture)
 
 
@@ -164,3 +165,35 @@ def test_after_a_swap_and_export_a_real_client_reads_the_new_image(modules, farm
     read = nfs_cat(ganesha, jtk1.nfsroot, "etc/issue")
     assert read.returncode == 0, read.stderr
     assert read.stdout == "cuda-dev image\n"
+
+
+def test_test_mode_reports_what_would_change_and_changes_nothing(modules, ganesha, pillar):  # noqa: F811
+    jtk1 = board(pillar)
+    before = ganesha.exports_conf.read_text()
+    dry = modules.jetson_nfs.export("jtk1", test=True)
+    assert dry["changes"] == {"file": f"added in {ganesha.exports_conf}",
+                              "live": f"exported as id {jtk1.export_id}"}
+    assert ganesha.exports_conf.read_text() == before
+    assert modules.jetson_nfs.is_exported("jtk1") is False
+    modules.jetson_nfs.export("jtk1")
+    assert modules.jetson_nfs.export("jtk1", test=True)["changes"] == {}
+    dry = modules.jetson_nfs.unexport("jtk1", test=True)
+    assert dry["changes"] == {"live": f"removed export id {jtk1.export_id}",
+                              "file": f"removed from {ganesha.exports_conf}"}
+    assert nfs_cat(ganesha, jtk1.nfsroot, "etc/hostname").stdout == "jtk1\n"
+
+
+def test_an_export_id_serving_another_path_is_replaced(modules, ganesha, pillar):  # noqa: F811
+    jtk1, jtk2 = board(pillar), board(pillar, "jtk2")
+    bus = GaneshaDbus(ganesha.dbus_address)
+    # jtk2's nfsroot served under jtk1's id, as after a pillar edit that moved the nfsroot
+    moved = render_block(Inventory.load(pillar).site("site01").nfs, jtk2).replace(
+        f"Export_Id = {jtk2.export_id};", f"Export_Id = {jtk1.export_id};")
+    ganesha.exports_conf.write_text(render_conf({"jtk1": moved}))
+    bus.add_export(str(ganesha.exports_conf), jtk1.export_id)
+    assert bus.show_exports()[jtk1.export_id] == jtk2.nfsroot
+    ret = modules.jetson_nfs.export("jtk1")
+    assert ret["changes"]["stale"] == f"removed export id {jtk1.export_id}"
+    assert bus.show_exports()[jtk1.export_id] == jtk1.nfsroot
+    assert nfs_cat(ganesha, jtk1.nfsroot, "etc/hostname").stdout == "jtk1\n"
+    assert nfs_cat(ganesha, jtk2.nfsroot, "etc/hostname").returncode != 0
