@@ -42,7 +42,8 @@ def render_block(nfs, board):
             f"    Export_Id = {board.export_id};\n"
             f'    Path = "{board.nfsroot}";\n'
             f'    Pseudo = "{board.nfsroot}";\n'
-            f"    Access_Type = {access};\n"
+            # Export-level access is what every client *not* in a CLIENT block gets: none.
+            "    Access_Type = None;\n"
             f"    Squash = {squash};\n"
             "    SecType = sys;\n"
             + "".join(extra)

@@ -61,9 +61,21 @@ def test_the_export_block_carries_the_stable_id_path_pseudo_vfs_access_and_clien
     text = ganesha.exports_conf.read_text()
     block = text[text.index("# jetson-board: jtk1"):]
     for line in (f"Export_Id = {jtk1.export_id};", f'Path = "{jtk1.nfsroot}";',
-                 f'Pseudo = "{jtk1.nfsroot}";', "Access_Type = RW;", "Squash = No_Root_Squash;",
+                 f'Pseudo = "{jtk1.nfsroot}";', "\n    Access_Type = None;\n", "Squash = No_Root_Squash;",
                  "FSAL { Name = VFS; }", "CLIENT { Clients = 127.0.0.0/8; Access_Type = RW; }"):
         assert line in block
+
+
+def test_a_client_outside_the_sites_clients_cannot_read_an_export(loaders, farm_dir, ganesha,  # noqa: F811
+                                                                 pillar):
+    pillar["sites"]["site01"]["nfs"]["clients"] = "10.213.0.0/16"
+    (farm_dir / "pillar" / "jetson.sls").write_text(json.dumps({"jetson": pillar}))
+    loaders.reload_all()
+    loaders.modules.jetson_nfs.export("jtk1")
+    assert loaders.modules.jetson_nfs.is_exported("jtk1") is True
+    read = nfs_cat(ganesha, board(pillar).nfsroot, "etc/hostname")
+    assert read.returncode != 0
+    assert read.stdout == ""
 
 
 def test_export_twice_changes_nothing_and_two_boards_coexist(modules, ganesha, pillar):  # noqa: F811
@@ -104,7 +116,7 @@ def test_changed_options_update_the_live_export(loaders, farm_dir, ganesha, pill
     ret = loaders.modules.jetson_nfs.export("jtk1")
     assert ret["changes"] == {"file": f"updated in {ganesha.exports_conf}",
                               "live": f"updated export id {jtk1.export_id}"}
-    assert "Access_Type = RO;" in ganesha.exports_conf.read_text()
+    assert "Access_Type = RO; }" in ganesha.exports_conf.read_text()
     assert nfs_cat(ganesha, jtk1.nfsroot, "etc/hostname").stdout == "jtk1\n"
 
 

@@ -56,7 +56,7 @@ def test_a_ganesha_block_maps_access_squash_and_clients(tmp_path):
                           options=["ro", "all_squash", "secure", "anonuid=1000"])
     block = ganesha.render_block(nfs, jtk1)
     assert block.startswith(f"# jetson-board: jtk1\nEXPORT {{\n    Export_Id = {jtk1.export_id};\n")
-    for line in (f'Path = "{jtk1.nfsroot}";', f'Pseudo = "{jtk1.nfsroot}";', "Access_Type = RO;",
+    for line in (f'Path = "{jtk1.nfsroot}";', f'Pseudo = "{jtk1.nfsroot}";', "\n    Access_Type = None;\n",
                  "Squash = All_Squash;", "PrivilegedPort = true;", "Anonymous_Uid = 1000;",
                  "FSAL { Name = VFS; }", "CLIENT { Clients = *; Access_Type = RO; }"):
         assert line in block
@@ -65,7 +65,7 @@ def test_a_ganesha_block_maps_access_squash_and_clients(tmp_path):
 def test_the_default_options_give_a_rw_no_root_squash_block(tmp_path):
     nfs, jtk1, _ = boards(tmp_path, backend="ganesha")
     block = ganesha.render_block(nfs, jtk1)
-    assert "Access_Type = RW;" in block and "Squash = No_Root_Squash;" in block
+    assert "Access_Type = RW; }" in block and "Squash = No_Root_Squash;" in block
     assert "PrivilegedPort" not in block
 
 
