@@ -76,7 +76,8 @@ class SaltOps:
         """Generate a minion key pair and accept its public half on the master: ``(pub, priv)``."""
         import salt.wheel
 
-        keys = salt.wheel.WheelClient(self.opts).cmd("key.gen_accept", [minion], {"force": True})
+        keys = salt.wheel.WheelClient(self.opts).cmd("key.gen_accept", [minion], kwarg={"force": True},
+                                                    print_event=False)
         if not isinstance(keys, dict) or "pub" not in keys or "priv" not in keys:
             raise MinionError(f"key.gen_accept {minion} returned no key pair: {keys!r}")
         return keys["pub"], keys["priv"]

@@ -36,7 +36,7 @@ def store_identity(board, pub, priv):
     if not board or not pub or not priv:
         raise SaltInvocationError("board, pub and priv are required")
     try:
-        inventory, site = site_context(__pillar__, __opts__["id"])
+        inventory, site = site_context({"jetson": __pillar__.get("jetson", {})}, __opts__["id"])
         if inventory.board(board).site != site.name:
             raise SaltInvocationError(f"board {board} is not served by site {site.name}")
         return store_identity_core(site.root, board, pub, priv)

@@ -4,7 +4,8 @@ A thin door over :mod:`jetson_farm.runner`. History, leases and quarantine live 
 the master (master opt ``jetson_db``, default ``<cachedir>/jetson/farm.db``). The inventory is
 the ``jetson`` pillar as the master compiles it for ``jetson_pillar_minion`` (default: the
 master's own id, else the first accepted minion that has it). Every function that fails sets
-``__context__["retcode"] = 1``, so ``salt-run`` exits non-zero.
+``__context__["retcode"] = 1`` (what the orchestration looks at) and returns a dict with
+``"retcode": 1`` (what ``salt-run`` looks at), so both see the failure.
 """
 
 import logging
@@ -41,7 +42,7 @@ def _db():
 def _failed(message, **data):
     __context__["retcode"] = 1
     log.error("%s", message)
-    return dict(data, result=False, error=message)
+    return dict(data, result=False, error=message, retcode=1)
 
 
 def _raw_pillar():
@@ -73,6 +74,8 @@ def _orchestrate(sls, pillar):
     ret = __salt__["state.orchestrate"](sls, pillar=pillar)
     if not isinstance(ret, dict) or ret.get("retcode", 0) != 0:
         __context__["retcode"] = 1
+        if isinstance(ret, dict):
+            ret["retcode"] = 1
     return ret
 
 
@@ -256,7 +259,7 @@ def check():
     problems = Inventory(raw).problems()
     if problems:
         __context__["retcode"] = 1
-        return {"result": False, "pillar_of": minion, "problems": problems}
+        return {"result": False, "pillar_of": minion, "problems": problems, "retcode": 1}
     inventory = Inventory.load(raw)
     return {"result": True, "pillar_of": minion, "sites": sorted(inventory.sites),
             "boards": sorted(inventory.boards), "users": sorted(inventory.users)}

@@ -1,0 +1,121 @@
+"""Runner ``jetson`` on the session master: check, flash_command, quarantine, leases, history,
+enroll, and the orchestration's refusals of bad input (nothing changed)."""
+
+import json
+import os
+import stat
+
+import pytest
+
+from tests.conftest import make_pillar
+
+
+@pytest.fixture(scope="module")
+def runners(salt_master):
+    ret = salt_master.salt_run_cli(timeout=120).run("saltutil.sync_all")
+    assert ret.returncode == 0, ret
+    return salt_master
+
+
+def run(master, fun, *args, **kwargs):
+    return master.salt_run_cli(timeout=300).run(fun, *args, **kwargs)
+
+
+def test_check_passes_a_good_pillar(runners, farm):
+    ret = run(runners, "jetson.check")
+    assert ret.returncode == 0, ret
+    assert ret.data["result"] is True
+    assert ret.data["boards"] == ["jtk1", "jtk2"]
+
+
+def test_check_names_every_broken_rule(runners, farm):
+    farm.pillar["boards"]["jtk2"]["ip"] = "not-an-ip"
+    farm.pillar["boards"]["jtk1"]["power"] = {"driver": "telepathy"}
+    farm.apply_pillar()
+    ret = run(runners, "jetson.check")
+    assert ret.returncode == 1, ret
+    problems = ret.data["problems"]
+    assert "boards.jtk2.ip: 'not-an-ip' is not an IPv4 address" in problems
+    assert any(p.startswith("boards.jtk1.power.driver: 'telepathy' is not one of") for p in problems)
+
+
+def test_flash_command_from_the_pillar(runners, farm):
+    farm.pillar["sites"]["site01"]["address"] = "192.168.137.130"
+    farm.apply_pillar()
+    ret = run(runners, "jetson.flash_command", "board=jtk1")
+    assert ret.returncode == 0, ret
+    assert ret.stdout.strip().strip('"') == (f"sudo ./flash.sh -N 192.168.137.130:{farm.dir}/NFSRoot1 -n "
+                        "127.0.11.1:192.168.137.130:192.168.137.1:255.255.255.0 jetson-tk1 eth0")
+
+
+def test_flash_command_of_an_unknown_board_fails(runners, farm):
+    ret = run(runners, "jetson.flash_command", "board=jtk9")
+    assert ret.returncode == 1, ret
+    assert "unknown board 'jtk9'" in ret.stdout
+
+
+def test_quarantine_is_listed_then_lifted(runners, farm):
+    ret = run(runners, "jetson.quarantine", "board=jtk2", "reason=flaky ethernet")
+    assert ret.returncode == 0, ret
+    assert ret.data["reason"] == "flaky ethernet"
+    try:
+        switch = run(runners, "state.orch", "jetson.switch",
+                     pillar=json.dumps({"board": "jtk2", "image": "admin/l4t-base"}))
+        assert switch.returncode != 0
+        assert "board jtk2 is quarantined since" in switch.stdout
+        assert "flaky ethernet" in switch.stdout
+    finally:
+        ret = run(runners, "jetson.unquarantine", "board=jtk2")
+    assert ret.returncode == 0, ret
+    again = run(runners, "jetson.unquarantine", "board=jtk2")
+    assert again.returncode == 1
+    assert "board jtk2 is not quarantined" in again.stdout
+
+
+@pytest.mark.parametrize(("pillar", "message"), [
+    ({"board": "jtk9", "image": "alice/cuda-dev"}, "unknown board 'jtk9'"),
+    ({"board": "jtk1", "image": "alice/nothing-here"}, "image alice/nothing-here does not exist"),
+    ({"board": "jtk1", "image": "bob/ros", "user": "alice"}, "user 'alice' may not boot 'bob/ros'"),
+    ({"board": "jtk1"}, "bad jetson.switch request, nothing was changed: the request: no image given"),
+    ({"boards": {"jtk1": 7}}, "boards.jtk1: expected an image 'user/name' or a mapping"),
+])
+def test_bad_input_is_refused_with_nothing_changed(runners, farm, pillar, message):
+    def placement():
+        state = farm.call("jetson_rootfs.state", "jtk1").data
+        return state["image"], state["switch_id"], state["operation"]
+
+    before = placement()
+    ret = run(runners, "state.orch", "jetson.switch", pillar=json.dumps(pillar))
+    assert ret.returncode != 0, ret
+    assert message in ret.stdout
+    assert placement() == before
+    leases = run(runners, "jetson.lease")
+    assert "jtk1" not in (leases.data or {})
+
+
+def test_sessions_and_leases_answer_when_empty(runners, farm):
+    assert run(runners, "jetson.sessions", "board=nobody").data == []
+    bad = run(runners, "jetson.sessions", "since=yesterday")
+    assert bad.returncode == 1
+    assert "since='yesterday' is not an ISO date" in bad.stdout
+
+
+def test_enroll_accepts_the_key_and_stores_the_pair_on_the_site(runners, farm):
+    ret = run(runners, "jetson.enroll", "board=jtk2")
+    assert ret.returncode == 0, ret
+    assert "PRIVATE KEY" not in ret.stdout
+    identity = farm.dir / "root" / "boards" / "jtk2" / "identity"
+    pem, pub = identity / "minion.pem", identity / "minion.pub"
+    assert stat.S_IMODE(os.stat(pem).st_mode) == 0o600
+    assert pem.read_text().startswith("-----BEGIN")
+    accepted = runners.config["pki_dir"] + "/minions/jtk2"
+    with open(accepted) as handle:
+        assert handle.read().strip() == pub.read_text().strip()
+    keys = run(runners, "jetson.enroll", "board=nosuch")
+    assert keys.returncode == 1
+    assert "unknown board 'nosuch'" in keys.stdout
+    os.remove(accepted)
+
+
+def test_the_farm_pillar_is_the_one_from_make_pillar(farm):
+    assert farm.pillar == make_pillar(farm.dir)
