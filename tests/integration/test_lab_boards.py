@@ -1,0 +1,177 @@
+"""Lab boards are real salt-minions in network namespaces that boot from their NFS export."""
+
+import pytest
+
+from jetson_farm.errors import NotFound
+from jetson_lab.errors import LabError
+from tests.lab_fixture import lab_session  # noqa: F401
+
+BOARD = "jtk2"  # the board these tests power around; jtk1 stays up for the others
+
+
+def _off_everywhere(lab, board):
+    """Powered off: no ping, no NFS session, no minion."""
+    assert lab.status(board)["power"] == "off"
+    assert not lab.pings(board)
+    assert lab.nfs_sessions(board) == []
+    assert not lab.minion_answers(board)
+
+
+def _wait_boot_error(lab):
+    """The board's status once a boot attempt has failed."""
+    return lab.wait_for(lambda: (s := lab.status(BOARD))["boot_error"] and s, f"{BOARD} failing to boot")
+
+
+def test_a_powered_on_board_is_a_minion_with_its_marker_address_and_nfs_session(lab):
+    status = lab.status("jtk1")
+    assert status["power"] == "on"
+    assert status["minion"] == "running"
+    assert lab.minion_answers("jtk1")
+    grain = lab.salt(["jtk1", "grains.get", "jetson_marker"])
+    assert grain.returncode == 0, grain
+    assert grain.of("jtk1") == {"board": "jtk1", "image": "admin/l4t-base-jtk1", "user": "admin",
+                                "switch_id": "lab-seed"}
+    assert lab.pings("jtk1")
+    assert len(lab.nfs_sessions("jtk1")) == 1
+    # The board's minion knows only its runtime dir: the rootfs it sees is its RAM copy.
+    root = lab.salt(["jtk1", "config.get", "jetson_root"])
+    assert root.of("jtk1") == str(lab.dir / "run" / "jtk1" / "root")
+
+
+def test_the_site_sees_the_boards_nfs_session(lab):
+    result = lab.salt([lab.site, "jetson_nfs.clients", f"ip={lab.ip('jtk1')}"])
+    assert result.returncode == 0, result
+    assert any(c.get("via") == "tcp" and c["ip"] == lab.ip("jtk1") for c in result.of(lab.site))
+
+
+def test_power_off_on_and_cycle(lab):
+    try:
+        off = lab.power(BOARD, "off")
+        assert off["power"] == "off" and off["minion"] == "off"
+        _off_everywhere(lab, BOARD)
+        on = lab.power(BOARD, "on")
+        assert on["power"] == "on"
+        lab.wait_up(BOARD)
+        assert lab.pings(BOARD)
+        assert len(lab.nfs_sessions(BOARD)) == 1
+        boots = lab.status(BOARD)["boots"]
+        cycled = lab.power(BOARD, "cycle")
+        assert cycled["power"] == "on"
+        lab.wait_up(BOARD)
+        assert lab.status(BOARD)["boots"] == boots + 1
+    finally:
+        lab.restore(BOARD)
+
+
+def test_system_reboot_on_the_board_cycles_it_through_the_supervisor(lab):
+    boots = lab.status(BOARD)["boots"]
+    result = lab.salt([BOARD, "system.reboot"])
+    assert result.returncode == 0, result
+    assert result.of(BOARD)["rebooting"] is True
+    lab.wait_for(lambda: lab.status(BOARD)["boots"] == boots + 1, f"{BOARD} booting again")
+    lab.wait_up(BOARD)
+    # The host is fine: this test still runs, and the site minion still answers.
+    assert lab.salt([lab.site, "test.ping"]).of(lab.site) is True
+
+
+def test_system_poweroff_on_the_board_leaves_it_off(lab):
+    try:
+        result = lab.salt([BOARD, "system.poweroff"])
+        assert result.returncode == 0, result
+        lab.wait_for(lambda: lab.status(BOARD)["power"] == "off", f"{BOARD} powering off")
+        _off_everywhere(lab, BOARD)
+    finally:
+        lab.restore(BOARD)
+
+
+def test_an_unexported_nfsroot_never_brings_the_minion_up(lab):
+    try:
+        lab.power(BOARD, "off")
+        assert lab.salt([lab.site, "jetson_nfs.unexport", BOARD]).returncode == 0
+        lab.power(BOARD, "on")
+        status = _wait_boot_error(lab)
+        assert status["power"] == "on" and status["minion"] == "boot_failed"
+        assert "cannot read etc/salt/minion_id" in status["boot_error"]
+        assert lab.pings(BOARD)  # on, but not booted
+        assert lab.nfs_sessions(BOARD) == []
+        assert not lab.minion_answers(BOARD)
+    finally:
+        assert lab.salt([lab.site, "jetson_nfs.export", BOARD]).returncode == 0
+    # Like a board that panics and retries, it boots once its export is back.
+    lab.restore(BOARD)
+
+
+def test_an_empty_nfsroot_never_brings_the_minion_up(lab):
+    image = f"admin/l4t-base-{BOARD}"
+    lab.power(BOARD, "off")
+    try:
+        assert lab.salt([lab.site, "jetson_nfs.unexport", BOARD]).returncode == 0
+        parked = lab.salt([lab.site, "jetson_rootfs.park", BOARD])
+        assert parked.returncode == 0, parked
+        assert lab.salt([lab.site, "jetson_nfs.export", BOARD]).returncode == 0
+        lab.power(BOARD, "on")
+        status = _wait_boot_error(lab)
+        assert status["minion"] == "boot_failed"
+        assert "etc/salt/minion_id" in status["boot_error"]
+        assert not lab.minion_answers(BOARD)
+    finally:
+        lab.power(BOARD, "off")
+        assert lab.salt([lab.site, "jetson_nfs.unexport", BOARD]).returncode == 0
+        swapped = lab.salt([lab.site, "jetson_rootfs.swap", BOARD, image, "switch_id=lab-seed"])
+        assert swapped.returncode == 0, swapped
+        assert lab.salt([lab.site, "jetson_nfs.export", BOARD]).returncode == 0
+    lab.restore(BOARD)
+
+
+def test_fault_no_boot_keeps_the_minion_down_until_cleared(lab):
+    try:
+        assert lab.fault(BOARD, "no_boot")["faults"] == ["no_boot"]
+        lab.power(BOARD, "cycle")
+        status = _wait_boot_error(lab)
+        assert status["boot_error"] == f"board {BOARD} does not boot (fault no_boot)"
+        assert not lab.minion_answers(BOARD)
+    finally:
+        lab.restore(BOARD)  # clearing the fault lets the retrying board boot
+
+
+def test_fault_ignore_reboot_makes_system_reboot_do_nothing(lab):
+    try:
+        lab.fault(BOARD, "ignore_reboot")
+        boots = lab.status(BOARD)["boots"]
+        result = lab.salt([BOARD, "system.reboot"])
+        assert result.returncode == 0, result
+        assert result.of(BOARD)["ignored"] == "ignore_reboot"
+        assert lab.minion_answers(BOARD)
+        assert lab.status(BOARD)["boots"] == boots
+        # Hard power still works on a board that ignores soft reboots.
+        assert lab.power(BOARD, "off")["power"] == "off"
+    finally:
+        lab.restore(BOARD)
+
+
+def test_fault_stuck_on_ignores_soft_and_hard_power(lab):
+    try:
+        lab.fault(BOARD, "stuck_on")
+        boots = lab.status(BOARD)["boots"]
+        off = lab.power(BOARD, "off")
+        assert off["power"] == "on" and off["ignored"] == "stuck_on"
+        cycled = lab.power(BOARD, "cycle")
+        assert cycled["ignored"] == "stuck_on"
+        assert lab.salt([BOARD, "system.reboot"]).of(BOARD)["ignored"] == "stuck_on"
+        assert lab.pings(BOARD) and lab.minion_answers(BOARD)
+        assert lab.status(BOARD)["boots"] == boots
+        cleared = lab.fault(BOARD, "clear")
+        assert cleared["faults"] == []
+        assert lab.power(BOARD, "off")["power"] == "off"
+    finally:
+        lab.restore(BOARD)
+
+
+def test_bad_requests_get_clear_errors(lab):
+    with pytest.raises(NotFound, match=r"lab board 'jtk9' is not in lab"):
+        lab.power("jtk9", "on")
+    with pytest.raises(LabError, match=r"unknown power action 'explode' for lab board 'jtk1'"):
+        lab.power("jtk1", "explode")
+    with pytest.raises(LabError, match=r"unknown fault 'melt' for lab board 'jtk1'"):
+        lab.fault("jtk1", "melt")
+    assert lab.status("jtk1")["faults"] == []

@@ -1,0 +1,196 @@
+"""A whole lab farm for integration tests: ``jetson-lab up`` with 3 boards, once per session.
+
+Use it with ``from tests.lab_fixture import lab_session  # noqa: F401`` and a ``lab`` argument
+(``from tests.lab_fixture import lab`` works too, but ruff then flags each test's ``lab``
+argument as a redefinition, F811). The
+lab runs its own salt-master (config dir ``lab.master_dir``), the site minion ``site01``, a
+Ganesha on the lab's bridge, and boards jtk1..jtk3 as real salt-minions in network namespaces,
+each booted from its own default image ``admin/l4t-base-<board>``. Helpers run the Salt CLI
+against that master with argument lists and ``--out=json``; each returns a :class:`Result`.
+
+Tests that power a board off, inject a fault or change its nfsroot must give it back as they
+found it: ``lab.restore(board)`` clears faults, powers it on and waits for its minion.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+
+import pytest
+
+from jetson_lab import client
+from jetson_lab.config import SITE_MINION, LabConfig
+
+BIN = pathlib.Path(sys.executable).parent
+# Short paths: unix sockets (the supervisor's, Salt's IPC) are limited to 107 bytes.
+LAB_BASE = pathlib.Path(os.environ.get("JETSON_LAB_TEST_BASE", "/var/tmp/jetson-lab-tests"))
+LAB_BOARDS = 3
+UP_TIMEOUT = 400
+BOOT_TIMEOUT = 90
+
+
+@dataclass
+class Result:
+    returncode: int
+    data: object
+    stdout: str
+    stderr: str
+
+    def of(self, minion):
+        """What ``minion`` returned (``salt`` output is keyed by minion id)."""
+        return self.data.get(minion) if isinstance(self.data, dict) else None
+
+
+class Lab:
+    """The running lab: its folder, config, pillar, boards, and Salt/CLI/power helpers."""
+
+    def __init__(self, lab_dir):
+        self.dir = pathlib.Path(lab_dir)
+        self.config = LabConfig.read(lab_dir)
+        self.master_dir = self.config.master_dir
+        self.site_dir = self.config.site_dir
+        self.socket = self.config.socket_path
+        self.boards = list(self.config.boards)
+        self.site = SITE_MINION
+        self.address = self.config.network.bridge_addr
+
+    # -- Salt ------------------------------------------------------------------------------
+
+    def _run(self, argv, timeout):
+        proc = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=timeout,
+                              check=False)
+        try:
+            data = json.loads(proc.stdout) if proc.stdout.strip() else None
+        except ValueError:
+            data = None
+        return Result(proc.returncode, data, proc.stdout, proc.stderr)
+
+    def salt(self, args, timeout=180):
+        """``salt -c <master dir> --out=json ARGS``; data keyed by minion id (``result.of(id)``).
+
+        Target one minion per call: several minions print several JSON documents (add
+        ``--static`` to get one, but salt then exits 0 even when a minion failed).
+        """
+        return self._run([BIN / "salt", "-c", self.master_dir, "--out=json", *args], timeout)
+
+    def salt_run(self, args, timeout=600):
+        """``salt-run -c <master dir> --out=json ARGS``."""
+        return self._run([BIN / "salt-run", "-c", self.master_dir, "--out=json", *args], timeout)
+
+    def salt_call_site(self, args, timeout=180):
+        """``salt-call -c <site dir> --out=json ARGS`` on site01; data is its ``local`` return."""
+        result = self._run([BIN / "salt-call", "-c", self.site_dir, "--out=json", *args], timeout)
+        if isinstance(result.data, dict) and "local" in result.data:
+            result.data = result.data["local"]
+        return result
+
+    def lab_cli(self, args, timeout=120):
+        """``jetson-lab ARGS --dir <lab dir>``."""
+        return self._run([BIN / "jetson-lab", *args, "--dir", self.dir], timeout)
+
+    # -- pillar ----------------------------------------------------------------------------
+
+    @property
+    def pillar(self):
+        """The lab's ``jetson`` pillar as written in its jetson.sls (a fresh copy)."""
+        return json.loads((self.config.pillar_dir / "jetson.sls").read_text())["jetson"]
+
+    def write_pillar(self, pillar):
+        """Replace the ``jetson`` pillar and refresh it on site01."""
+        path = self.config.pillar_dir / "jetson.sls"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"jetson": pillar}, indent=1))
+        os.replace(tmp, path)
+        result = self.salt([self.site, "saltutil.refresh_pillar", "wait=True"])
+        assert result.returncode == 0, result
+
+    # -- boards ----------------------------------------------------------------------------
+
+    def ip(self, board):
+        return self.pillar["boards"][board]["ip"]
+
+    def nfsroot(self, board):
+        return self.config.nfsroot(board)
+
+    def power(self, board, action):
+        return client.power(self.socket, board, action)
+
+    def fault(self, board, name):
+        return client.fault(self.socket, board, name)
+
+    def status(self, board):
+        return client.power(self.socket, board, "status")
+
+    def pings(self, board):
+        proc = subprocess.run(["ping", "-c1", "-W1", "-q", self.ip(board)], capture_output=True,
+                              timeout=5, check=False)
+        return proc.returncode == 0
+
+    def minion_answers(self, board):
+        result = self.salt(["-t", "5", board, "test.ping"], timeout=60)
+        return result.returncode == 0 and result.of(board) is True
+
+    def nfs_sessions(self, board):
+        """Established TCP connections from the board to the lab's NFS port (host view)."""
+        proc = subprocess.run(
+            ["ss", "-Htn", "state", "established", "dst", self.ip(board),
+             "sport", "=", f":{self.config.nfs_port}"],
+            capture_output=True, text=True, timeout=10, check=True)
+        return [line for line in proc.stdout.splitlines() if line.strip()]
+
+    def wait_for(self, predicate, what, timeout=BOOT_TIMEOUT):
+        """Poll ``predicate`` until true; fail naming ``what`` after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                pytest.fail(f"lab: {what} did not happen within {timeout}s")
+            time.sleep(0.5)
+
+    def wait_up(self, board, timeout=BOOT_TIMEOUT):
+        self.wait_for(lambda: self.minion_answers(board), f"{board}'s minion answering", timeout)
+
+    def restore(self, board):
+        """Clear the board's faults, power it on and wait for its minion."""
+        self.fault(board, "clear")
+        self.power(board, "on")
+        self.wait_up(board)
+
+
+def _lab_cli(args, timeout):
+    return subprocess.run([str(BIN / "jetson-lab"), *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+_shared = {"lab": None, "users": 0}
+
+
+@pytest.fixture(scope="session", name="lab")
+def lab_session():
+    """The session's lab (brought up once even when several modules import this fixture)."""
+    if _shared["lab"] is None:
+        lab_dir = LAB_BASE / uuid.uuid4().hex[:8]
+        proc = _lab_cli(["up", "--dir", lab_dir, "--boards", LAB_BOARDS], UP_TIMEOUT)
+        if proc.returncode != 0:
+            _lab_cli(["down", "--dir", lab_dir, "--purge"], 120)
+            pytest.fail(f"jetson-lab up failed: {proc.stdout[-2000:]} {proc.stderr[-4000:]}")
+        _shared["lab"] = Lab(lab_dir)
+    _shared["users"] += 1
+    yield _shared["lab"]
+    _shared["users"] -= 1
+    if _shared["users"] == 0:
+        lab_dir = _shared["lab"].dir
+        _shared["lab"] = None
+        _lab_cli(["down", "--dir", lab_dir, "--purge"], 180)
+        shutil.rmtree(lab_dir, ignore_errors=True)
+
+
+lab = lab_session  # the fixture's name as first announced
