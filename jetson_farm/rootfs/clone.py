@@ -23,6 +23,12 @@ def clone(site, src, dst, timeout=None):
     """Copy the parked image ``src`` to the new image ``dst``; ``{image, source, path}``."""
     parse_image(src)
     parse_image(dst)
+    site.layout.ensure()
+    with site.image_lock(src, shared=True):
+        return _clone(site, src, dst, timeout)
+
+
+def _clone(site, src, dst, timeout):
     board = site.placements().get(src)
     if board:
         raise Refused(f"image {src} is at the nfsroot of board {board} with its identity injected: "
@@ -33,7 +39,6 @@ def clone(site, src, dst, timeout=None):
     dst_path = site.layout.image_path(dst)
     if fsutil.exists(dst_path) or dst in site.placements():
         raise JetsonError(f"image {dst} already exists; remove it first or pick another name")
-    site.layout.ensure()
     with fsutil.staging_dir(site.layout.images_dir) as staging:
         target = os.path.join(staging, "image")
         cmd = ["cp", "-a", "--reflink=auto", "-T", "--", src_path, target]
@@ -46,6 +51,7 @@ def clone(site, src, dst, timeout=None):
         if proc.returncode != 0:
             raise JetsonError(f"cloning {src} to {dst} failed (cp exited {proc.returncode}): "
                               f"{proc.stderr.strip()[-500:]}")
-        fsutil.move_in_place(target, dst_path, dst)
+        with site.store_lock():
+            fsutil.move_in_place(target, dst_path, dst)
     log.info("cloned %s to %s", src, dst)
     return {"image": dst, "source": src, "path": dst_path, "comment": f"cloned {src} to {dst}"}

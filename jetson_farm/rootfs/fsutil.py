@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import stat
+import time
 import uuid
 
 from jetson_farm.errors import CrossDevice, JetsonError, Refused
@@ -105,14 +106,20 @@ def check_same_filesystem(store, nfsroot, board):
 
 
 @contextlib.contextmanager
-def exclusive_lock(path, what):
-    """Hold an exclusive flock on ``path`` (created if missing); Refused if another holds it."""
+def exclusive_lock(path, what, wait=0, shared=False):
+    """Hold a flock on ``path`` (created if missing), waiting up to ``wait`` seconds for it;
+    Refused if another process still holds it then. ``shared``: a shared lock."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    deadline = time.monotonic() + wait
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise Refused(f"{what} is busy: another process is working on it now") from None
+        while True:
+            try:
+                fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise Refused(f"{what} is busy: another process is working on it now") from None
+                time.sleep(0.05)
         yield
     finally:
         os.close(fd)
@@ -129,6 +136,17 @@ def is_locked(path):
         return False
     except BlockingIOError:
         return True
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def locked_dir(path):
+    """Hold an exclusive flock on the folder ``path`` itself (how staging/trash say "in use")."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield path
     finally:
         os.close(fd)
 

@@ -41,7 +41,7 @@ def reconcile(site, *, is_exported):
     for board in site.boards():
         entry = {"action": "nothing to do"}
         try:
-            with site.board_lock(board.name):
+            with site.board_lock(board.name), site.store_lock():
                 state = site.load_state(board.name)
                 done = recover(site, board, state, is_exported)
                 if done:

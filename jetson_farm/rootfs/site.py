@@ -9,9 +9,11 @@ import os
 
 from jetson_farm.errors import NotFound
 from jetson_farm.layout import SiteLayout
-from jetson_farm.names import check_name
+from jetson_farm.names import check_name, parse_image
 from jetson_farm.pillar import site_context
 from jetson_farm.rootfs import clone, fsutil, reconcile, store, swap, tarball
+
+STORE_LOCK_WAIT = 120  # seconds: other boards' swaps in the same run finish in far less
 
 
 class RootfsSite:
@@ -45,8 +47,24 @@ class RootfsSite:
         return os.path.join(self.layout.state_dir, f"{check_name('board', board)}.lock")
 
     def board_lock(self, board):
+        """One operation per board at a time: a second one is refused at once."""
         self.layout.ensure()
         return fsutil.exclusive_lock(self.lock_path(board), f"board {board}")
+
+    def store_lock(self):
+        """Moves of images between slots and nfsroots, one at a time over the whole store, so two
+        boards never take the same image. Held for milliseconds (renames), so others wait."""
+        self.layout.ensure()
+        return fsutil.exclusive_lock(os.path.join(self.layout.state_dir, "store.lock"), "the store",
+                                     wait=STORE_LOCK_WAIT)
+
+    def image_lock(self, image, shared=False):
+        """Held shared while an image is read (clone), exclusive while it is moved or removed."""
+        user, name = parse_image(image)
+        folder = os.path.join(self.layout.state_dir, "images")
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        return fsutil.exclusive_lock(os.path.join(folder, f"{user}@{name}.lock"),
+                                     f"image {image} (being cloned, moved or removed)", shared=shared)
 
     def load_state(self, board):
         state = fsutil.read_json(self.layout.state_file(board), default=None) or {}

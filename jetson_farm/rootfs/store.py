@@ -160,6 +160,12 @@ def current_bookings(site, now=None):
 
 def remove(site, image):
     """Delete a parked image; Refused while it is at an nfsroot, in a switch or booked."""
+    parse_image(image)
+    with site.store_lock(), site.image_lock(image):
+        return _remove(site, image)
+
+
+def _remove(site, image):
     path, board = locate(site, image)
     if board:
         raise Refused(f"image {image} is at the nfsroot of board {board}: park it first")
@@ -176,6 +182,7 @@ def remove(site, image):
     # One rename makes the image disappear at once; a crash during the removal leaves only a
     # trash folder, which reconcile sweeps.
     fsutil.rename(path, trash)
-    shutil.rmtree(trash)
+    with fsutil.locked_dir(trash):  # so reconcile's sweep leaves it to us
+        shutil.rmtree(trash, ignore_errors=True)
     log.info("removed image %s", image)
     return {"image": image, "removed": True, "comment": f"image {image} removed from the store"}

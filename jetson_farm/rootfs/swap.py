@@ -16,9 +16,10 @@ Phases of an operation (``operation.phase`` in the journal):
 
 import logging
 import os
+import re
 import uuid
 
-from jetson_farm.errors import JetsonError, Refused, UnsafePath
+from jetson_farm.errors import InvalidName, JetsonError, Refused, UnsafePath
 from jetson_farm.names import parse_image
 from jetson_farm.rootfs import fsutil
 from jetson_farm.rootfs.crash import crash_point
@@ -26,6 +27,8 @@ from jetson_farm.rootfs.identity import injections
 from jetson_farm.rootfs.inject import SavedOriginals, inject, preflight, restore
 
 log = logging.getLogger(__name__)
+
+SWITCH_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}$")
 
 
 def new_switch_id():
@@ -184,13 +187,21 @@ def _check_current(site, board, current):
         raise _lost(current, board.nfsroot)
 
 
+def check_switch_id(switch_id):
+    """``switch_id`` if it is None or a safe id (it lands in the marker and a comment line)."""
+    if switch_id is not None and (not isinstance(switch_id, str) or not SWITCH_ID_RE.match(switch_id)):
+        raise InvalidName(f"invalid switch id {switch_id!r}: it must match {SWITCH_ID_RE.pattern}")
+    return switch_id
+
+
 def swap(site, board_name, image, user=None, switch_id=None, *, is_exported):
     """Put ``image`` at the board's nfsroot for ``user`` (see :meth:`RootfsSite.swap`)."""
     board = site.board(board_name)
     owner, _ = parse_image(image)
+    check_switch_id(switch_id)
     user = user or owner
     site.inventory.may_boot(user, image)
-    with site.board_lock(board.name):
+    with site.board_lock(board.name), site.store_lock(), site.image_lock(image):
         state = site.load_state(board.name)
         recovered = recover(site, board, state, is_exported)
         result = {"board": board.name, "image": image, "user": user, "changed": False,
@@ -227,7 +238,7 @@ def swap(site, board_name, image, user=None, switch_id=None, *, is_exported):
 def park(site, board_name, *, is_exported):
     """Move the board's image back to its owner's slot (see :meth:`RootfsSite.park`)."""
     board = site.board(board_name)
-    with site.board_lock(board.name):
+    with site.board_lock(board.name), site.store_lock():
         state = site.load_state(board.name)
         recovered = recover(site, board, state, is_exported)
         current = state["image"]

@@ -108,7 +108,11 @@ def import_tar(site, user, name, source):
                 if root is not None:
                     os.chown(staging, root.uid, root.gid)
                 os.chmod(staging, root.mode & 0o7777 if root is not None else 0o755)
-                fsutil.move_in_place(staging, slot, image)
+                with site.store_lock():
+                    if image in site.placements():
+                        raise JetsonError(f"image {image} already exists; remove it first or pick "
+                                          "another name")
+                    fsutil.move_in_place(staging, slot, image)
     except (tarfile.TarError, EOFError) as err:
         raise JetsonError(f"{source} is not a readable tarball: {err}") from None
     log.info("imported %s from %s (%d members)", image, source, len(members))

@@ -146,6 +146,8 @@ def swap(board, image, user=None, switch_id=None):
     "not_restored", "recovered", "comment"}``.
     """
     store = _store()
+    if switch_id is not None:
+        switch_id = str(switch_id)  # the CLI turns a numeric id into an int
     return _call(store.swap, _required("board", board), _required("image", image), user=user,
                  switch_id=switch_id, is_exported=_is_exported)
 

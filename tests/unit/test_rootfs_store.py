@@ -145,3 +145,18 @@ def test_reconcile_reports_a_state_that_does_not_match_the_disk(site):
     ret = site.reconcile(is_exported=not_exported)
     assert any("the state says alice/cuda-dev is at" in p for p in ret["problems"])
     assert any("its store slot exists too" in p for p in ret["problems"])
+
+
+def test_reconcile_leaves_an_interrupted_board_alone_while_it_is_exported(site):
+    state = site.load_state("jtk1")
+    state["operation"] = {"kind": "park", "phase": "restore", "current": "alice/cuda-dev",
+                          "target": None, "user": None, "switch_id": None,
+                          "final": {"image": None, "user": None, "switch_id": None}}
+    site.save_state("jtk1", state)
+    os.rename(site.layout.image_path("alice/cuda-dev"), site.board("jtk1").nfsroot)
+    ret = site.reconcile(is_exported=lambda board: board == "jtk1")
+    assert ret["boards"]["jtk1"]["action"] == "skipped"
+    assert "board jtk1 has an interrupted park but its nfsroot" in ret["boards"]["jtk1"]["error"]
+    assert os.path.isdir(site.board("jtk1").nfsroot)
+    assert site.reconcile(is_exported=not_exported)["boards"]["jtk1"]["outcome"] == "finished"
+    assert os.path.isdir(site.layout.image_path("alice/cuda-dev"))

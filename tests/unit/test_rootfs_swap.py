@@ -207,3 +207,17 @@ def test_a_concurrent_operation_on_the_board_is_refused(site):
         assert site.state("jtk1")["busy"] is True
         with pytest.raises(Refused, match="board jtk1 is busy: another process is working on it now"):
             site.swap("jtk1", "alice/cuda-dev", is_exported=not_exported)
+
+
+def test_an_image_being_cloned_is_not_moved(site):
+    with site.image_lock("alice/cuda-dev", shared=True):
+        with pytest.raises(Refused, match=r"image alice/cuda-dev \(being cloned, moved or removed\) is busy"):
+            site.swap("jtk1", "alice/cuda-dev", is_exported=not_exported)
+    assert os.path.isdir(site.layout.image_path("alice/cuda-dev"))
+
+
+@pytest.mark.parametrize("switch_id", ["x\nssh-ed25519 AAAA mallory", "", "a b", "-rf"])
+def test_a_switch_id_that_could_inject_lines_is_refused(site, switch_id):
+    with pytest.raises(InvalidName, match="invalid switch id"):
+        site.swap("jtk1", "alice/cuda-dev", switch_id=switch_id, is_exported=not_exported)
+    assert os.path.isdir(site.layout.image_path("alice/cuda-dev"))
