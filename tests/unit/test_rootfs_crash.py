@@ -80,7 +80,7 @@ def assert_rule_one(site):
             assert os.path.isdir(board.nfsroot)
             at_boards[state["image"]] = board.name
         else:
-            assert os.listdir(board.nfsroot) == []
+            assert not os.path.exists(board.nfsroot) or os.listdir(board.nfsroot) == []
     for image in IMAGES:
         in_slot = os.path.isdir(site.layout.image_path(image))
         assert in_slot != (image in at_boards), f"{image}: slot={in_slot} boards={at_boards}"
@@ -162,3 +162,31 @@ def test_an_injection_made_impossible_after_a_crash_is_rolled_back(pillar, farm_
     assert manifest(site.layout.image_path("alice/cuda-dev")) == originals["alice/cuda-dev"]
     with pytest.raises(UnsafePath, match="etc/salt is a symlink"):
         site.swap("jtk1", "alice/other", is_exported=not_exported)
+
+
+def _swap_child(pillar, board, results):
+    logging.raiseExceptions = False
+    try:
+        make_site(pillar).swap(board, "alice/other", is_exported=not_exported)
+        results.put((board, "ok"))
+    except Exception as err:  # the refusal is the expected outcome for one of the two
+        results.put((board, str(err)))
+
+
+def test_two_boards_racing_for_one_image_get_it_once(pillar):
+    site, _ = fresh_farm(pillar)
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    children = [context.Process(target=_swap_child, args=(pillar, board, results))
+                for board in ("jtk1", "jtk2")]
+    for child in children:
+        child.start()
+    outcomes = dict(results.get(timeout=60) for _ in children)
+    for child in children:
+        child.join(60)
+    winners = [board for board, outcome in outcomes.items() if outcome == "ok"]
+    assert len(winners) == 1, outcomes
+    loser = "jtk2" if winners == ["jtk1"] else "jtk1"
+    assert "alice/other" in outcomes[loser] and ("park it there first" in outcomes[loser]
+                                                 or "is busy" in outcomes[loser]), outcomes
+    assert assert_rule_one(site)["alice/other"] == winners[0]
