@@ -46,10 +46,14 @@ def load_inventory(config, salt=None):
         pillar = data.get("jetson", data) if isinstance(data, dict) else data
     else:
         pillar = salt.jetson_pillar(config.pillar_minion)
+    source = config.pillar_file or f"the pillar of minion {config.pillar_minion}"
     try:
-        return Inventory.load(pillar)
+        inventory = Inventory.load(pillar)
     except JetsonError as err:
-        raise ConfigError(f"inventory: {err}") from err
+        raise ConfigError(f"inventory ({source}): {err}") from err
+    if not inventory.boards or not inventory.users:
+        raise ConfigError(f"inventory ({source}): the jetson pillar has no boards or no users")
+    return inventory
 
 
 def _unreadable_refusal(item, spec, href):

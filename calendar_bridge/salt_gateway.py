@@ -7,6 +7,8 @@ boards so they run in parallel), and ``jetson_pillar(minion)``. A call that cann
 raises SaltError; an orchestration that ran returns ``{"jid", "success", "return"}``.
 """
 
+import contextlib
+import io
 import logging
 import time
 
@@ -47,22 +49,29 @@ class LocalSalt:
         return self._client
 
     def _call(self, fun, arg=(), kwarg=None):
+        printed = io.StringIO()
         try:
-            data = self._runner().cmd(fun, arg=list(arg), kwarg=kwarg or {}, print_event=False,
-                                      full_return=True)
+            # Salt's clients print some notices ("No minions matched...") on stdout, which is
+            # the bridge's own (--json) output: keep them for the log instead.
+            with contextlib.redirect_stdout(printed):
+                data = self._runner().cmd(fun, arg=list(arg), kwarg=kwarg or {}, print_event=False,
+                                          full_return=True)
         except SaltError:
             raise
         except Exception as err:  # the runner's own failure, whatever it raised
             raise SaltError(f"salt-run {fun}: {err}") from err
+        finally:
+            if printed.getvalue().strip():
+                log.info("salt-run %s printed: %s", fun, printed.getvalue().strip()[:2000])
         if not isinstance(data, dict):
             raise SaltError(f"salt-run {fun}: unexpected answer {data!r:.200}")
         return data
 
     def status(self):
         data = self._call("jetson.status")
-        if not data.get("success", True) or not isinstance(data.get("return"), dict):
+        if not data.get("success", True):
             raise SaltError(f"salt-run jetson.status failed: {str(data.get('return'))[:300]}")
-        return data["return"]
+        return _board_rows(data.get("return"))
 
     def _orch(self, mods, pillar):
         data = self._call("state.orch", arg=[mods], kwarg={"pillar": pillar})
@@ -125,10 +134,7 @@ class ApiSalt:
             raise SaltError(f"salt-api {self.url}: {low['fun']}: unreadable answer") from err
 
     def status(self):
-        result = self._post({"client": "runner", "fun": "jetson.status"})
-        if not isinstance(result, dict):
-            raise SaltError(f"salt-api: jetson.status failed: {str(result)[:300]}")
-        return result
+        return _board_rows(self._post({"client": "runner", "fun": "jetson.status"}))
 
     def _orch(self, mods, pillar):
         started = self._post({"client": "runner_async", "fun": "state.orch", "arg": [mods],
@@ -152,6 +158,15 @@ class ApiSalt:
 
     def jetson_pillar(self, minion):
         raise SaltError("salt.mode api cannot read the pillar: set inventory.pillar_file")
+
+
+def _board_rows(result):
+    """``jetson.status``'s answer, checked: board -> row; SaltError on the runner's failure."""
+    if isinstance(result, dict) and (result.get("retcode") or "error" in result):
+        raise SaltError(f"jetson.status failed: {result.get('error', result)}")
+    if not isinstance(result, dict) or not all(isinstance(v, dict) for v in result.values()):
+        raise SaltError(f"jetson.status gave no board table: {str(result)[:300]}")
+    return result
 
 
 def _orch_success(found):

@@ -1,0 +1,82 @@
+"""End to end: bookings in a real Radicale become two lab boards running the booked images.
+
+The lab's real salt-master, site minion and boards (tests/lab_fixture.py); the bridge is the
+installed ``calendar-bridge`` command in ``local`` mode reading the inventory through Salt; mail
+goes to a real SMTP sink. Then the slots end and the next run gives the boards back.
+"""
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from calendar_bridge.writeback import read_status
+from tests.bridge_events import booking_ics
+from tests.caldav_servers import Radicale
+from tests.lab_fixture import lab  # noqa: F401  (the session's lab)
+from tests.smtp_sink import SmtpSink
+
+BRIDGE = Path(sys.executable).parent / "calendar-bridge"
+BOOKED = {"jtk1": ("alice", "cuda-dev", "alice/cuda-dev"), "jtk2": ("bob", "ros", "bob/ros")}
+
+
+@pytest.fixture
+def radicale(tmp_path):
+    with Radicale(tmp_path / "radicale") as server:
+        yield server
+
+
+def sync(config, *args):
+    proc = subprocess.run([str(BRIDGE), "--config", str(config), "sync", "--json", *args],
+                          capture_output=True, text=True, timeout=1200, check=False)
+    return proc.returncode, json.loads(proc.stdout) if proc.stdout.strip() else None, proc.stderr
+
+
+def test_two_bookings_tonight_end_as_two_running_boards(lab, radicale, tmp_path):  # noqa: F811
+    with SmtpSink() as sink:
+        secret = tmp_path / "caldav.secret"
+        secret.write_text(radicale.passwords["bridge"])
+        config = tmp_path / "bridge.yaml"
+        config.write_text(yaml.safe_dump({
+            "caldav": {"url": radicale.url, "username": "bridge", "password_file": str(secret)},
+            "calendar_template": "{user}/boards/",
+            "lead_time": "3h",
+            "salt": {"mode": "local", "master_config": str(lab.master_dir / "master"), "timeout": 900},
+            "inventory": {"salt_minion": lab.site},
+            "smtp": {"host": "127.0.0.1", "port": sink.port, "from": "farm@example.org"},
+            "ledger": str(tmp_path / "ledger.sqlite"),
+        }))
+        start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
+        end = start + timedelta(hours=2)
+        urls = {}
+        for board, (user, image, _) in BOOKED.items():
+            calendar = radicale.make_calendar(user, "boards")
+            urls[board] = f"{calendar}{board}.ics"
+            radicale.put(urls[board], booking_ics(f"tonight-{board}", start, end, summary=f"{board} {image}"),
+                         user=user)
+        try:
+            code, run, stderr = sync(config)
+            assert code == 0, (stderr[-3000:], run)
+            assert sorted(run["plan"]["switch"]) == ["jtk1", "jtk2"] and len(run["jids"]) == 1
+            assert {o["key"].split("|")[1]: o["status"] for o in run["outcomes"]} == {
+                "tonight-jtk1": "ready", "tonight-jtk2": "ready"}
+            status = lab.salt_run(["jetson.status"])
+            assert status.returncode == 0, status
+            for board, (user, _, ref) in BOOKED.items():
+                assert (status.data[board]["state"], status.data[board]["image"]) == ("up", ref)
+                text, _ = radicale.get(urls[board], user=user)
+                assert read_status(text, f"tonight-{board}", "", UTC) == ("ready", "")
+                [mail] = sink.to(f"{user}@example.org")
+                assert f"ssh -J {user}@{lab.site} root@{board}" in mail["body"]
+        finally:
+            after = (end + timedelta(minutes=1)).isoformat()
+            code, run, stderr = sync(config, "--now", after)
+        assert code == 0, (stderr[-3000:], run)
+        assert run["plan"]["release"] == ["jtk1", "jtk2"]
+        status = lab.salt_run(["jetson.status"])
+        for board in BOOKED:
+            assert status.data[board]["image"] == lab.pillar["boards"][board]["image"]

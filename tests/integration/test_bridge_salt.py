@@ -1,0 +1,146 @@
+"""The bridge's Salt side on real daemons: ``local`` (RunnerClient on the session master, through
+the real ``calendar-bridge`` command) and ``api`` (a real salt-api whose eauth user may only run
+``state.orch`` of ``jetson.*``, ``jetson.status`` and ``jobs.lookup_jid``)."""
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from calendar_bridge.errors import SaltError
+from calendar_bridge.salt_gateway import ApiSalt
+from tests.bridge_events import booking_ics
+from tests.caldav_servers import Radicale, free_port
+from tests.conftest import SALT_DIR, make_pillar
+
+BRIDGE = Path(sys.executable).parent / "calendar-bridge"
+SECRET = "api-shared-secret"
+
+
+@pytest.fixture(scope="module")
+def runners(salt_master):
+    ret = salt_master.salt_run_cli(timeout=120).run("saltutil.sync_all")
+    assert ret.returncode == 0, ret
+    return salt_master
+
+
+@pytest.fixture(scope="module")
+def radicale(tmp_path_factory):
+    with Radicale(tmp_path_factory.mktemp("radicale")) as server:
+        yield server
+
+
+def write_config(path, server, calendar, salt, inventory):
+    secret = path.parent / "caldav.secret"
+    secret.write_text(server.passwords["bridge"])
+    path.write_text(yaml.safe_dump({
+        "caldav": {"url": server.url, "username": "bridge", "password_file": str(secret)},
+        "calendar_template": "{user}/" + calendar + "/",
+        "timezone": "Europe/Paris",
+        "salt": salt,
+        "inventory": inventory,
+        "ledger": str(path.parent / "ledger.sqlite"),
+    }))
+    return path
+
+
+def bridge(*args, timeout=300):
+    return subprocess.run([str(BRIDGE), *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def test_local_mode_dry_run_reads_status_through_the_master(runners, farm, radicale, tmp_path):
+    url = radicale.make_calendar("alice", "boards-local")
+    start = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    radicale.put(url + "a.ics", booking_ics("a", start, start + timedelta(hours=2), summary="jtk1 l4t-base"),
+                 user="alice")
+    config = write_config(tmp_path / "bridge.yaml", radicale, "boards-local",
+                          {"mode": "local", "master_config": runners.config_file},
+                          {"salt_minion": "site01"})
+    before = radicale.get(url + "a.ics", user="alice")
+    proc = bridge("--config", config, "sync", "--dry-run", "--now", "2026-11-24T01:00:00+01:00", "--json")
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads(proc.stdout)["plan"]
+    assert plan["switch"] == {"jtk1": {"image": "admin/l4t-base", "user": "alice",
+                                       "start": "2026-11-24T09:00:00+00:00",
+                                       "end": "2026-11-24T11:00:00+00:00"}}
+    assert radicale.get(url + "a.ics", user="alice") == before  # a dry run changes nothing
+    assert not (tmp_path / "ledger.sqlite").exists() or json.loads(proc.stdout)["written"] == 0
+
+    check = bridge("--config", config, "check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "ok   salt (local): jetson.status lists 2 boards" in check.stdout
+    assert f"ok   calendar {radicale.url}alice/boards-local/" in check.stdout
+
+    listing = bridge("--config", config, "list", "--day", "2026-11-24", "--json")
+    assert listing.returncode == 0, listing.stderr
+    [item] = json.loads(listing.stdout)["bookings"]
+    assert (item["verdict"], item["detail"]) == ("ok", "jtk1 admin/l4t-base for alice")
+
+
+def test_bad_config_exits_2_naming_the_key(tmp_path):
+    path = tmp_path / "bridge.yaml"
+    path.write_text("caldav: {url: 'http://127.0.0.1:1/'}\ncalendar_template: '{user}/b/'\n"
+                    "inventory: {pillar_file: /nonexistent}\nsalt: {mode: api}\n")
+    proc = bridge("--config", path, "sync")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"calendar-bridge: {path}: salt.url: is required"
+
+
+# -- salt-api -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def api(salt_factories, tmp_path_factory):
+    """A master with salt-api (rest_cherrypy) whose eauth user ``bridge`` is narrowly allowed.
+
+    Its own master: eauth must be in the master's config, and the session master has none.
+    """
+    pillar_dir = tmp_path_factory.mktemp("api-pillar")
+    farm = tmp_path_factory.mktemp("api-farm")
+    (pillar_dir / "top.sls").write_text("base:\n  '*':\n    - jetson\n")
+    (pillar_dir / "jetson.sls").write_text(json.dumps({"jetson": make_pillar(farm)}))
+    port = free_port()
+    overrides = {
+        "file_roots": {"base": [str(SALT_DIR), str(SALT_DIR / "states")]},
+        "pillar_roots": {"base": [str(pillar_dir)]},
+        "sharedsecret": SECRET,
+        "external_auth": {"sharedsecret": {"bridge": [{"@runner": [
+            {"state.orch": {"args": [r"jetson\..*"]}}, "jetson.status", "jobs.lookup_jid"]}]}},
+        "rest_cherrypy": {"host": "127.0.0.1", "port": port, "disable_ssl": True},
+        "netapi_enable_clients": ["runner", "runner_async"],
+    }
+    master = salt_factories.salt_master_daemon("bridge-api-master", overrides=overrides)
+    with master.started():
+        ret = master.salt_run_cli(timeout=120).run("saltutil.sync_all")
+        assert ret.returncode == 0, ret
+        with master.salt_api_daemon().started():
+            yield f"http://127.0.0.1:{port}"
+
+
+def test_api_status_and_orchestration(api):
+    salt = ApiSalt(api, "bridge", SECRET, "sharedsecret", timeout=300)
+    status = salt.status()
+    assert sorted(status) == ["jtk1", "jtk2"]
+    assert set(status["jtk1"]) >= {"image", "owner", "user", "state", "since", "session"}
+    # No site minion answers this master: the orchestration runs and fails, and says so.
+    result = salt.release(["jtk1"])
+    assert result["jid"] and result["success"] is False
+
+
+def test_api_eauth_limits_the_bridge_user(api):
+    session = requests.Session()
+    login = session.post(f"{api}/login", json={"username": "bridge", "password": SECRET,
+                                               "eauth": "sharedsecret"}, timeout=30)
+    token = {"X-Auth-Token": login.json()["return"][0]["token"]}
+    for low in ({"client": "runner", "fun": "jetson.check"},
+                {"client": "runner_async", "fun": "state.orch", "arg": ["other.sls"], "kwarg": {}}):
+        answer = session.post(f"{api}/", json=[low], headers=token, timeout=30)
+        assert answer.status_code in (401, 403), (low, answer.text[:300])
+    with pytest.raises(SaltError, match="login as 'bridge' refused"):
+        ApiSalt(api, "bridge", "wrong", "sharedsecret").status()
