@@ -121,7 +121,6 @@ def restore(rootfs, label, saved, image):
             path = entry["path"]
             crash_point(f"restore:{path}")
             try:
-                root.discard_temp(path)
                 if entry["kind"] == FILE:
                     with open(os.path.join(saved.blobs, entry["blob"]), "rb") as handle:
                         data = handle.read()
@@ -130,6 +129,7 @@ def restore(rootfs, label, saved, image):
                                     before_rename=lambda p=path: crash_point(f"restore-write:{p}"))
                 else:
                     root.unlink(path)
+                    root.discard_temp(path)  # a write of ours cut short may have left it
                 restored.append(path)
             except UnsafePath as err:
                 log.warning("not restoring %s in %s: %s", path, label, err)
