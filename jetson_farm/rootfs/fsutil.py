@@ -63,7 +63,13 @@ def read_json(path, default=None):
 
 def rename(src, dst):
     """``rename(2)`` then fsync both folders, so the move survives a power cut."""
-    os.rename(src, dst)
+    try:
+        os.rename(src, dst)
+    except OSError as err:
+        if err.errno == errno.EXDEV:  # e.g. a bind mount: one device, two mounts
+            raise CrossDevice(f"cannot rename {src} to {dst}: they are on different mounts; put the "
+                              "store and the nfsroots on one mounted file system") from None
+        raise
     fsync_dir(os.path.dirname(dst))
     if os.path.dirname(src) != os.path.dirname(dst):
         fsync_dir(os.path.dirname(src))
