@@ -25,6 +25,7 @@ FAULTS = ("ignore_reboot", "stuck_on", "no_boot")
 KILL_WAIT = 5
 # A soft reboot lets the board's minion return the job before the board goes down.
 REBOOT_GRACE = 1.0
+READY_LINE = b"Minion is ready to receive requests!"
 
 
 class LabBoard:
@@ -46,6 +47,8 @@ class LabBoard:
         self._boot_error = None
         self._boots = 0
         self._since = time.time()
+        self._log_offset = 0
+        self._ready = False
 
     # -- power -----------------------------------------------------------------------------
 
@@ -181,13 +184,27 @@ class LabBoard:
                 ["ip", "netns", "exec", ns, sys.executable, "-m", "jetson_lab.nfs_session",
                  self.net.bridge_addr, str(self.nfs_port)], log_dir / "nfs-session.log")
             bindir = pathlib.Path(sys.executable).parent
+            minion_log = log_dir / "minion"
+            self._log_offset = minion_log.stat().st_size if minion_log.exists() else 0
             self._minion = _spawn(["ip", "netns", "exec", ns, str(bindir / "salt-minion"), "-c", conf_dir],
                                   log_dir / "minion.out")
             self._minion_id = minion_id
+            self._ready = False
             self._boot_error = None
             log.info("%s booted as minion %s", self.name, minion_id)
 
     # -- status ----------------------------------------------------------------------------
+
+    def _minion_ready(self):
+        """Has this boot's minion logged that it takes requests? (read from its own log)"""
+        if not self._ready:
+            try:
+                with open(self.run_dir / "log" / "minion", "rb") as handle:
+                    handle.seek(self._log_offset)
+                    self._ready = READY_LINE in handle.read(1 << 20)
+            except OSError:
+                return False
+        return self._ready
 
     def status(self):
         with self._lock:
@@ -196,7 +213,7 @@ class LabBoard:
             elif self._minion is None:
                 minion = "boot_failed" if self._boot_error else "booting"
             elif self._minion.poll() is None:
-                minion = "running"
+                minion = "ready" if self._minion_ready() else "running"
             else:
                 minion = f"exited({self._minion.returncode})"
             return {

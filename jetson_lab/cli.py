@@ -65,7 +65,7 @@ def _print_status(data):
 def main(argv=None):
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     lab_dir = farm.lab_dir_for(args.name, args.dir)
     try:
         if args.command == "up":

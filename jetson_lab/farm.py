@@ -78,6 +78,7 @@ def up(lab_dir, boards=3, name=None, wait=True):
     seed.ensure_identities(config)
     seed.ensure_images(config)
     # The supervisor runs the lab's Ganesha, which the site minion's exports need.
+    log.info("lab %s: starting the supervisor and Ganesha", config.name)
     daemons.start("lab supervisor", [sys.executable, "-m", "jetson_lab.supervisor", config.dir],
                   _pid_file(config, "supervisor"), config.path / "logs" / "supervisor.log")
     _wait_socket(config.socket_path)
@@ -85,12 +86,17 @@ def up(lab_dir, boards=3, name=None, wait=True):
                   _pid_file(config, "master"), config.path / "logs" / "master.out")
     daemons.start("site minion", [str(saltconf.BIN / "salt-minion"), "-c", str(config.site_dir)],
                   _pid_file(config, "site01"), config.path / "logs" / "site01.out")
+    log.info("lab %s: waiting for the site minion", config.name)
     wait_for_minions(config, [SITE_MINION], READY_TIMEOUT)
+    log.info("lab %s: syncing modules", config.name)
     sync_modules(config)
+    log.info("lab %s: placing default images", config.name)
     gaps = place_default_images(config)
+    log.info("lab %s: powering boards on", config.name)
     for board in config.boards:
         client.power(config.socket_path, board, "on")
     if wait:
+        wait_for_boards_ready(config, READY_TIMEOUT)
         wait_for_minions(config, config.boards, READY_TIMEOUT)
     return {"lab": config.name, "dir": config.dir, "boards": config.boards,
             "bridge": net.bridge, "address": net.bridge_addr, "gaps": gaps}
@@ -115,7 +121,7 @@ def wait_for_minions(config, minions, timeout):
     deadline = time.monotonic() + timeout
     missing = list(minions)
     while True:
-        _, data, _ = salt(config, ["-t", "3", "-L", ",".join(missing), "test.ping"], timeout=30, static=True)
+        _, data, _ = salt(config, ["-t", "2", "-L", ",".join(missing), "test.ping"], timeout=30, static=True)
         answered = {m for m, ok in (data or {}).items() if ok is True}
         missing = [m for m in missing if m not in answered]
         if not missing:
@@ -124,6 +130,20 @@ def wait_for_minions(config, minions, timeout):
             raise LabError(f"lab {config.name}: minion(s) {', '.join(missing)} not up after {timeout}s "
                            f"(see {config.dir}/run/<board>/log and {config.dir}/logs)")
         time.sleep(0.5)
+
+
+def wait_for_boards_ready(config, timeout):
+    """Until the supervisor sees every board's minion ready (cheaper than pinging through Salt)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        waiting = [row for row in client.boards(config.socket_path) if row["minion"] != "ready"]
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise LabError(f"lab {config.name}: board(s) not ready after {timeout}s: "
+                           + "; ".join(f"{r['board']} {r['minion']} {r.get('boot_error') or ''}".strip()
+                                       for r in waiting))
+        time.sleep(0.2)
 
 
 def sync_modules(config):

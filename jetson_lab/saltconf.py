@@ -51,6 +51,9 @@ def master_config(config):
         "publish_port": 4505,
         "ret_port": 4506,
         "worker_threads": 4,
+        # A board that does not answer is normal in a lab (off, rebooting): say so in seconds,
+        # not after the default 10 s of find_job.
+        "gather_job_timeout": 3,
         "auto_accept": False,
         "file_roots": {"base": [str(SALT_DIR), str(SALT_DIR / "states")]},
         "pillar_roots": {"base": [str(config.pillar_dir)]},

@@ -133,7 +133,7 @@ class Lab:
         return proc.returncode == 0
 
     def minion_answers(self, board):
-        result = self.salt(["-t", "5", board, "test.ping"], timeout=60)
+        result = self.salt(["-t", "2", board, "test.ping"], timeout=60)
         return result.returncode == 0 and result.of(board) is True
 
     def nfs_sessions(self, board):
@@ -156,6 +156,8 @@ class Lab:
             time.sleep(0.5)
 
     def wait_up(self, board, timeout=BOOT_TIMEOUT):
+        """Until the board's minion is ready (supervisor's view) and answers test.ping."""
+        self.wait_for(lambda: self.status(board)["minion"] == "ready", f"{board}'s minion starting", timeout)
         self.wait_for(lambda: self.minion_answers(board), f"{board}'s minion answering", timeout)
 
     def restore(self, board):

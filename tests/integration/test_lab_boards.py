@@ -25,7 +25,7 @@ def _wait_boot_error(lab):
 def test_a_powered_on_board_is_a_minion_with_its_marker_address_and_nfs_session(lab):
     status = lab.status("jtk1")
     assert status["power"] == "on"
-    assert status["minion"] == "running"
+    assert status["minion"] == "ready"
     assert lab.minion_answers("jtk1")
     grain = lab.salt(["jtk1", "grains.get", "jetson_marker"])
     assert grain.returncode == 0, grain
