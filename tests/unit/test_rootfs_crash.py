@@ -35,8 +35,15 @@ def _quiet_logs():
 IMAGES = ("alice/cuda-dev", "alice/other", "admin/l4t-base")
 
 
+def _forget_parent_logging():
+    """In a forked child: the parent's handlers (pytest's streams, salt-factories' log sockets)
+    are not this process's to use."""
+    logging.getLogger().handlers.clear()
+    logging.disable(logging.CRITICAL)
+
+
 def _child(pillar, action, crash_at, trace):
-    logging.raiseExceptions = False  # the parent's log handlers are not this process's to use
+    _forget_parent_logging()
     os.environ[CRASH_AT] = str(crash_at)
     os.environ[CRASH_TRACE] = trace
     site = make_site(pillar)
@@ -165,7 +172,7 @@ def test_an_injection_made_impossible_after_a_crash_is_rolled_back(pillar, farm_
 
 
 def _swap_child(pillar, board, results):
-    logging.raiseExceptions = False
+    _forget_parent_logging()
     try:
         make_site(pillar).swap(board, "alice/other", is_exported=not_exported)
         results.put((board, "ok"))
