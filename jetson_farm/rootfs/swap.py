@@ -228,7 +228,8 @@ def swap(site, board_name, image, user=None, switch_id=None, *, is_exported):
         result.update(switch_id=switch_id, parked=current, injected=report["injected"],
                       not_restored=report["not_restored"])
         if op.get("error"):
-            raise UnsafePath(f"swap of {image} onto board {board.name} failed and was rolled back "
+            kind = UnsafePath if op["error"].startswith("UnsafePath") else JetsonError
+            raise kind(f"swap of {image} onto board {board.name} failed and was rolled back "
                              f"({image} is back in its slot, the board has no image): {op['error']}")
         result.update(changed=True, comment=f"{image} is at the nfsroot of {board.name} for {user}"
                       + (f"; {current} parked" if current else ""))
