@@ -104,11 +104,12 @@ class SafeRoot:
                     mode = create(relpath)
                     try:
                         os.mkdir(name, mode, dir_fd=fd)
+                        made = True
                     except FileExistsError:
-                        pass
-                    else:
-                        os.chmod(name, mode, dir_fd=fd, follow_symlinks=False)
+                        made = False
                     child = self._open_component(fd, name, relpath, target)
+                    if made:
+                        os.fchmod(child, mode)  # the exact mode, whatever the umask
                 os.close(fd)
                 fd = child
             return fd
