@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     outcome TEXT NOT NULL,
     step TEXT NOT NULL DEFAULT '',
     reason TEXT NOT NULL DEFAULT '',
-    jid TEXT NOT NULL DEFAULT ''
+    jid TEXT NOT NULL DEFAULT '',
+    inventory TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS sessions_board ON sessions (board, started);
 CREATE TABLE IF NOT EXISTS quarantine (
@@ -90,6 +91,9 @@ class FarmDB:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
+            if "inventory" not in columns:  # a database made before the column existed
+                conn.execute("ALTER TABLE sessions ADD COLUMN inventory TEXT NOT NULL DEFAULT ''")
         finally:
             conn.close()
 

@@ -10,11 +10,13 @@ OPEN_OUTCOMES = ("switching", "active")
 COLUMNS = ("board", "user", "image", "started", "ended", "outcome", "jid")
 
 
-def start(conn, *, switch_id, kind, board, user, image, previous_image, previous_user, jid):
+def start(conn, *, switch_id, kind, board, user, image, previous_image, previous_user, jid, inventory=""):
+    """A new ``switching`` session; ``inventory`` is the pillar snapshot (JSON) its steps work from."""
     conn.execute(
         "INSERT INTO sessions (switch_id, kind, board, user, image, previous_image, previous_user, "
-        "started, outcome, step, jid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'switching', 'lease', ?)",
-        (switch_id, kind, board, user, image, previous_image or "", previous_user or "", now(), jid or ""))
+        "started, outcome, step, jid, inventory) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'switching', 'lease', ?, ?)",
+        (switch_id, kind, board, user, image, previous_image or "", previous_user or "", now(), jid or "",
+         inventory))
     return get(conn, switch_id)
 
 

@@ -6,11 +6,13 @@ records it. Every step is idempotent: after a crash, the next run takes over the
 resumes the same switch and skips the steps it had finished.
 """
 
+import json
 import logging
 import secrets
 import time
 
 from jetson_farm.errors import JetsonError
+from jetson_farm.inventory import Inventory
 from jetson_farm.names import parse_image
 from jetson_farm.runner import history, leases, quarantine
 from jetson_farm.runner.plan import STEPS
@@ -37,9 +39,12 @@ def ssh_line(inventory, board, user):
 class Switcher:
     """Runs the steps of one orchestration (``holder``) against a farm."""
 
-    def __init__(self, db, inventory, ops, holder, jid="", poll=5.0):
-        self.db, self.inventory, self.ops = db, inventory, ops
+    def __init__(self, db, load_pillar, ops, holder, jid="", poll=5.0):
+        """``load_pillar()`` gives the ``jetson`` pillar; step 0 reads it and keeps a snapshot in
+        the session, so the later steps of a switch all work from the inventory it started with."""
+        self.db, self.load_pillar, self.ops = db, load_pillar, ops
         self.holder, self.jid, self.poll = holder, jid, poll
+        self.inventory = None
 
     # -- the door ----------------------------------------------------------------------------
 
@@ -61,6 +66,8 @@ class Switcher:
         with self.db.connect() as conn:
             lease = leases.held_by(conn, board, self.holder)
             session = history.get(conn, lease["switch_id"])
+        raw = json.loads(session["inventory"]) if session["inventory"] else self.load_pillar()
+        self.inventory = Inventory.load(raw)
         if STEPS.index(session["step"]) >= STEPS.index(step):
             result = {"board": board, "switch_id": session["switch_id"], "skipped": "done before a restart"}
             self._event(board, step, dict(result, result="skipped"), clock)
@@ -98,6 +105,8 @@ class Switcher:
 
     def lease(self, board_name, kind, image, user):
         """Check the request and take the board's lease: the switch id (resumed or new)."""
+        raw = self.load_pillar()
+        self.inventory = Inventory.load(raw)
         board = self.inventory.board(board_name)
         if kind == "release":
             image = board.image
@@ -125,7 +134,8 @@ class Switcher:
                     history.close(conn, stale["switch_id"], "interrupted", "taken over by a later switch")
                 switch_id = new_switch_id(board.name)
                 history.start(conn, switch_id=switch_id, kind=kind, board=board.name, user=user, image=image,
-                              previous_image=now_at["image"], previous_user=now_at["user"], jid=self.jid)
+                              previous_image=now_at["image"], previous_user=now_at["user"], jid=self.jid,
+                              inventory=json.dumps(raw))
             else:
                 switch_id = resumed["switch_id"]
             ttl = 2 * (board.down_timeout + board.boot_timeout) + LEASE_MARGIN

@@ -9,8 +9,10 @@ master's own id, else the first accepted minion that has it). Every function tha
 """
 
 import logging
+import os
 
 import salt.key
+import salt.utils.files
 from salt.exceptions import SaltInvocationError
 
 from jetson_farm.errors import JetsonError
@@ -51,11 +53,21 @@ def _raw_pillar():
     if wanted:
         candidates = [wanted]
     else:
+        # Remember which minion had it last time: compiling every minion's pillar is slow.
+        memo = os.path.join(os.path.dirname(_db().path), "pillar_minion")
+        try:
+            with salt.utils.files.fopen(memo) as handle:
+                candidates = [handle.read().strip()]
+        except OSError:
+            candidates = []
         accepted = salt.key.get_key(__opts__).list_status("accepted").get("minions", [])
-        candidates = [__opts__["id"], *sorted(accepted)]
-    for minion in candidates:
+        candidates += [__opts__["id"], *sorted(accepted)]
+    for minion in dict.fromkeys(c for c in candidates if c):
         pillar = __salt__["pillar.show_pillar"](minion)
         if isinstance(pillar, dict) and pillar.get("jetson"):
+            if not wanted and candidates[0] != minion:
+                with salt.utils.files.fopen(memo, "w") as handle:
+                    handle.write(minion)
             return pillar["jetson"], minion
     return {}, None
 
@@ -154,7 +166,7 @@ def step(board=None, step=None, kind="switch", image="", user="", **kwargs):  # 
     _check_name("board", board)
     _check_name("step", step)
     try:
-        switcher = Switcher(_db(), _inventory(), SaltOps(__opts__), leases.holder_token(),
+        switcher = Switcher(_db(), lambda: _raw_pillar()[0], SaltOps(__opts__), leases.holder_token(),
                             jid=str(globals().get("__jid__", "")))
         return switcher.step(board, step, kind=kind, image=image or "", user=user or "")
     except JetsonError as err:

@@ -1,0 +1,160 @@
+"""The switch and release orchestrations against a lab of real board minions (tests/lab_fixture.py).
+
+Each test leaves every board on its default image, up, with no fault, lease or quarantine.
+"""
+
+import time
+
+import pytest
+
+from jetson_farm.runner.plan import STEPS
+from tests.lab_fixture import lab  # noqa: F401
+from tests.switch_helpers import (
+    EventWatch,
+    marker,
+    orchestrate,
+    prepared,
+    sessions,
+    start_orchestrate,
+    state_of,
+    step_tags,
+    where_images,
+)
+
+
+@pytest.fixture
+def farm(lab):  # noqa: F811
+    prepared(lab)
+    watch = EventWatch(lab)
+    yield lab, watch
+    watch.close()
+
+
+def default(board):
+    return f"admin/l4t-base-{board}"
+
+
+def assert_each_image_in_one_place(rig):
+    places = where_images(rig)
+    assert {image: where for image, where in places.items() if len(where) != 1} == {}
+
+
+def release(rig, *boards):
+    ret = orchestrate(rig, "jetson.release", {"boards": list(boards)})
+    assert ret.returncode == 0, ret.stdout[-3000:]
+    for board in boards:
+        assert state_of(rig, board)["image"] == default(board)
+
+
+def test_one_board_switch_then_release(farm):
+    rig, watch = farm
+    ret = orchestrate(rig, "jetson.switch", {"board": "jtk1", "image": "alice/cuda-dev"})
+    assert ret.returncode == 0, ret.stdout[-3000:]
+
+    state = state_of(rig, "jtk1")
+    assert (state["image"], state["user"]) == ("alice/cuda-dev", "alice")
+    grain = marker(rig, "jtk1")
+    assert grain == {"board": "jtk1", "image": "alice/cuda-dev", "user": "alice",
+                     "switch_id": state["switch_id"]}
+    assert where_images(rig)["alice/cuda-dev"] == ["jtk1"]
+    assert where_images(rig)[default("jtk1")] == ["store"]
+
+    row = sessions(rig, "jtk1")[-1]
+    assert (row["user"], row["image"], row["outcome"], row["switch_id"]) == (
+        "alice", "alice/cuda-dev", "active", state["switch_id"])
+    assert row["jid"] and row["started"] <= row["ready"]
+
+    watch.wait_for("jetson/board/jtk1/ready")
+    assert [t for t in watch.tags("jetson/switch/jtk1/")] == step_tags("jtk1")
+    ready = watch.data("jetson/board/jtk1/ready")[-1]
+    assert ready["ssh"] == f"ssh -J alice@{rig.address} root@{rig.ip('jtk1')}"
+    assert all(data["result"] == "ok" for tag, data in watch.events if tag.startswith("jetson/switch/jtk1/"))
+
+    status = rig.salt_run(["jetson.status"]).data["jtk1"]
+    assert (status["image"], status["owner"], status["user"], status["state"]) == (
+        "alice/cuda-dev", "alice", "alice", "up")
+    assert status["session"]["switch_id"] == state["switch_id"]
+
+    release(rig, "jtk1")
+    assert where_images(rig)["alice/cuda-dev"] == ["store"]
+    assert marker(rig, "jtk1")["image"] == default("jtk1")
+    rows = sessions(rig, "jtk1")
+    assert (rows[-2]["switch_id"], rows[-2]["outcome"]) == (state["switch_id"], "ended")
+    assert (rows[-1]["image"], rows[-1]["outcome"]) == (default("jtk1"), "active")
+    assert_each_image_in_one_place(rig)
+
+
+def test_three_boards_switch_in_one_run_side_by_side(farm):
+    rig, watch = farm
+    wanted = {"jtk1": ("alice/cuda-dev", "alice"), "jtk2": ("bob/ros", "bob"),
+              "jtk3": ("admin/l4t-base", "alice")}
+    pillar = {"boards": {"jtk1": "alice/cuda-dev", "jtk2": "bob/ros",
+                         "jtk3": {"image": "admin/l4t-base", "user": "alice"}}}
+    ret = orchestrate(rig, "jetson.switch", pillar)
+    assert ret.returncode == 0, ret.stdout[-3000:]
+    for board, (image, user) in wanted.items():
+        assert (state_of(rig, board)["image"], state_of(rig, board)["user"]) == (image, user)
+        assert marker(rig, board)["image"] == image
+        assert sessions(rig, board)[-1]["outcome"] == "active"
+        watch.wait_for(f"jetson/board/{board}/ready")
+    # Side by side: every board had its lease before any board reached its record step.
+    tags = watch.tags("jetson/switch/")
+    last_lease = max(tags.index(f"jetson/switch/{b}/lease") for b in wanted)
+    first_record = min(tags.index(f"jetson/switch/{b}/record") for b in wanted)
+    assert last_lease < first_record
+    release(rig, *wanted)
+    assert_each_image_in_one_place(rig)
+
+
+def test_a_second_switch_of_a_busy_board_is_refused_at_once(farm):
+    rig, watch = farm
+    first = start_orchestrate(rig, "jetson.switch", {"board": "jtk2", "image": "bob/ros"})
+    try:
+        watch.wait_for("jetson/switch/jtk2/lease")
+        second = orchestrate(rig, "jetson.switch", {"board": "jtk2", "image": "alice/cuda-dev"})
+        assert second.returncode != 0
+        assert "board jtk2 is busy: bob is switching it to bob/ros" in second.stdout
+        assert "the lease expires" in second.stdout
+        refused = [d for d in watch.data("jetson/board/jtk2/failed") if d["step"] == "lease"]
+        assert refused and "is busy" in refused[-1]["reason"]
+    finally:
+        out, _ = first.communicate(timeout=600)
+    assert first.returncode == 0, out[-3000:]
+    assert state_of(rig, "jtk2")["image"] == "bob/ros"
+    assert rig.salt_run(["jetson.lease"]).data in ({}, None)
+    release(rig, "jtk2")
+
+
+def test_release_parks_a_board_without_default_image(farm):
+    rig, _ = farm
+    pillar = rig.pillar
+    saved = dict(pillar["boards"]["jtk3"])
+    pillar["boards"]["jtk3"]["image"] = ""
+    pillar["defaults"]["image"] = ""
+    rig.write_pillar(pillar)
+    try:
+        ret = orchestrate(rig, "jetson.release", {"board": "jtk3"})
+        assert ret.returncode == 0, ret.stdout[-3000:]
+        assert state_of(rig, "jtk3")["image"] is None
+        assert where_images(rig)[default("jtk3")] == ["store"]
+        assert rig.status("jtk3")["power"] == "off"
+        assert sessions(rig, "jtk3")[-1]["outcome"] == "parked"
+    finally:
+        pillar = rig.pillar
+        pillar["boards"]["jtk3"] = saved
+        pillar["defaults"]["image"] = "admin/l4t-base"
+        rig.write_pillar(pillar)
+    release(rig, "jtk3")
+    rig.wait_up("jtk3")
+    assert_each_image_in_one_place(rig)
+
+
+def test_steps_are_numbered_in_the_events(farm):
+    rig, watch = farm
+    ret = orchestrate(rig, "jetson.release", {"board": "jtk1"})
+    assert ret.returncode == 0, ret.stdout[-3000:]
+    deadline = time.monotonic() + 30
+    while len(watch.tags("jetson/switch/jtk1/")) < len(STEPS) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    numbers = [data["number"] for tag, data in watch.events if tag.startswith("jetson/switch/jtk1/")]
+    assert numbers == list(range(len(STEPS)))
