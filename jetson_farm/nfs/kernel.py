@@ -197,7 +197,10 @@ class KernelBackend:
                 del entries[board.name]
             else:
                 entries[board.name] = entry
-            common.write_atomically(self.nfs.exports_file, render_exports_file(entries))
+            if entries:
+                common.write_atomically(self.nfs.exports_file, render_exports_file(entries))
+            else:  # no board left: leave /etc/exports.d as it was before the farm came
+                os.unlink(self.nfs.exports_file)
         result.changes["file"] = f"{action} {self.nfs.exports_file}"
 
     def exports_file_is_read(self):

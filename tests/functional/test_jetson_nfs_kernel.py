@@ -130,6 +130,8 @@ def test_unexport_withdraws_live_and_from_the_file_then_changes_nothing(modules,
     assert modules.jetson_nfs.is_exported("jtk1") is False
     again = modules.jetson_nfs.unexport("jtk1")
     assert again["changed"] is False
+    modules.jetson_nfs.unexport("jtk2")
+    assert not exports_file.exists(), "the last board's unexport removes the farm's file"
 
 
 def test_unexport_withdraws_a_client_the_farm_did_not_add(modules, pillar):
