@@ -15,8 +15,11 @@ from jetson_farm.power.errors import StillUp
 log = logging.getLogger(__name__)
 
 
-def ensure_down(driver, wait_idle, timeout):
+def ensure_down(driver, wait_idle, timeout, off_timeout=None):
     """Return once ``driver``'s board is down; StillUp naming what held when it cannot be brought down.
+
+    ``timeout`` bounds the first wait, ``off_timeout`` (default ``timeout``) the wait after the
+    hard off: an NFS server may keep a powered-off client's state until its lease runs out.
 
     ``wait_idle(seconds)`` returns when the board is idle and raises ``jetson_farm.errors.Timeout``
     (with what still held) when it is not; any other error stops the ladder untouched.
@@ -42,10 +45,11 @@ def ensure_down(driver, wait_idle, timeout):
                 driver.board, driver.name, timeout, held, escalation)
     power = getattr(driver, escalation)()
     report.update(escalated=True, did=escalation, powered_off=escalation == "off", held=held)
+    off_timeout = timeout if off_timeout is None else off_timeout
     try:
-        wait_idle(timeout)
+        wait_idle(off_timeout)
     except Timeout as err:
         raise StillUp(f"board {driver.board}, power driver {driver.name}: the board is still up "
-                      f"{timeout}s after a hard {escalation} (power {power}): {err}") from err
+                      f"{off_timeout}s after a hard {escalation} (power {power}): {err}") from err
     report["waited"] = round(time.monotonic() - started, 1)
     return report

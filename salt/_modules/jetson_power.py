@@ -157,7 +157,7 @@ def capabilities(board):
     return power.capabilities(driver, minion=entry.minion)
 
 
-def ensure_down(board, timeout=None):
+def ensure_down(board, timeout=None, off_timeout=None):
     """Wait until the board is down (switch step 2); past the timeout, cut its power and wait again.
 
     Down means no NFS session and no answer to ping (``jetson_nfs.wait_idle``). A board still up
@@ -168,13 +168,17 @@ def ensure_down(board, timeout=None):
     .. code-block:: bash
 
         salt site01 jetson_power.ensure_down jtk1
-        salt site01 jetson_power.ensure_down jtk1 timeout=60
+        salt site01 jetson_power.ensure_down jtk1 timeout=60 off_timeout=120
 
     board
         The board's name.
 
     timeout
-        Seconds to wait at each rung; default the board's ``down_timeout``.
+        Seconds to wait for the board to go down by itself; default the board's ``down_timeout``.
+
+    off_timeout
+        Seconds to wait after the hard off; default ``timeout``. An NFS server may keep a
+        powered-off client's session until its lease runs out (Ganesha: 60 s by default).
 
     Returns ``{"board", "driver", "down": True, "escalated": bool, "did": None|"off"|"cycle",
     "powered_off": bool, "waited": seconds, "held": what kept it up before the escalation}``.
@@ -182,8 +186,10 @@ def ensure_down(board, timeout=None):
     driver, entry = _driver(board)
     if timeout is None:
         timeout = entry.down_timeout
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        raise SaltInvocationError(f"timeout: {timeout!r} must be a positive number of seconds")
+    off_timeout = timeout if off_timeout is None else off_timeout
+    for name, value in (("timeout", timeout), ("off_timeout", off_timeout)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise SaltInvocationError(f"{name}: {value!r} must be a positive number of seconds")
 
     def wait_idle(seconds):
         try:
@@ -195,6 +201,6 @@ def ensure_down(board, timeout=None):
             raise
 
     try:
-        return power.ensure_down(driver, wait_idle, timeout)
+        return power.ensure_down(driver, wait_idle, timeout, off_timeout)
     except JetsonError as err:
         raise CommandExecutionError(str(err)) from err
