@@ -83,6 +83,7 @@ def bench(scratch, size_label, repeat):
     allocated = tree_bytes(slot)
     swaps, parks, copies = [], [], []
     for i in range(repeat):
+        os.sync()  # the swap's fsyncs must not pay for the writeback of the tree just built or copied
         swaps.append(timed(lambda i=i: site.swap("jtk1", image, switch_id=f"b{i}", is_exported=not_exported)))
         parks.append(timed(lambda: site.park("jtk1", is_exported=not_exported)))
         copy = os.path.join(scratch, f"copy-{i}")
