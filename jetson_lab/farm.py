@@ -14,8 +14,10 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from jetson_lab import client, daemons, network, saltconf, seed
+from jetson_lab.board import READY_LINE
 from jetson_lab.config import SITE_MINION, LabConfig
 from jetson_lab.errors import LabError
 from jetson_lab.supervisor import ganesha_for
@@ -75,7 +77,6 @@ def up(lab_dir, boards=3, name=None, wait=True):
     saltconf.write_configs(config)
     seed.write_pillar(config, seed.lab_pillar(config, ganesha_for(config).dbus_address))
     accept_site_minion(config)
-    seed.ensure_identities(config)
     seed.ensure_images(config)
     # The supervisor runs the lab's Ganesha, which the site minion's exports need.
     log.info("lab %s: starting the supervisor and Ganesha", config.name)
@@ -84,12 +85,17 @@ def up(lab_dir, boards=3, name=None, wait=True):
     _wait_socket(config.socket_path)
     daemons.start("salt-master", [str(saltconf.BIN / "salt-master"), "-c", str(config.master_dir)],
                   _pid_file(config, "master"), config.path / "logs" / "master.out")
+    site_log = config.site_dir / "log" / "minion"
+    site_log_offset = site_log.stat().st_size if site_log.exists() else 0
     daemons.start("site minion", [str(saltconf.BIN / "salt-minion"), "-c", str(config.site_dir)],
                   _pid_file(config, "site01"), config.path / "logs" / "site01.out")
     log.info("lab %s: waiting for the site minion", config.name)
+    wait_for_log_line(config.site_dir / "log" / "minion", site_log_offset, READY_TIMEOUT, "the site minion")
     wait_for_minions(config, [SITE_MINION], READY_TIMEOUT)
     log.info("lab %s: syncing modules", config.name)
     sync_modules(config)
+    log.info("lab %s: enrolling boards", config.name)
+    enroll_boards(config)
     log.info("lab %s: placing default images", config.name)
     gaps = place_default_images(config)
     log.info("lab %s: powering boards on", config.name)
@@ -132,6 +138,21 @@ def wait_for_minions(config, minions, timeout):
         time.sleep(0.5)
 
 
+def wait_for_log_line(path, offset, timeout, what):
+    """Until a minion's log shows, past ``offset``, that it takes requests (or it already ran)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(offset)
+                if READY_LINE in handle.read():
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    log.info("%s logged no ready line in %ss; asking it directly", what, timeout)
+
+
 def wait_for_boards_ready(config, timeout):
     """Until the supervisor sees every board's minion ready (cheaper than pinging through Salt)."""
     deadline = time.monotonic() + timeout
@@ -156,6 +177,29 @@ def sync_modules(config):
         raise LabError(f"salt {SITE_MINION} saltutil.sync_all failed: {out.strip()[-500:]}")
 
 
+def enroll_boards(config):
+    """Give each board without one a minion key pair, accepted on the master.
+
+    Through the runner (``salt-run jetson.enroll board=...``: wheel key.gen_accept, pair stored
+    by the site minion) where it exists; else generated here and written into the master's
+    pki_dir. Boards keep their identity across ``up``.
+    """
+    todo = [b for b in config.boards
+            if not (config.site_root / "boards" / b / "identity" / "minion.pem").is_file()]
+    if not todo:
+        return
+
+    def enroll(board):
+        code, _, out = salt_run(config, ["jetson.enroll", f"board={board}"])
+        if code != 0 and "'jetson.enroll' is not available" in out:
+            seed.ensure_identities(config, [board])
+        elif code != 0:
+            raise LabError(f"salt-run jetson.enroll board={board} failed: {out.strip()[-800:]}")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(enroll, todo))
+
+
 def place_default_images(config):
     """Swap each board's default image onto its empty nfsroot and export it; the gaps, if any."""
     _, data, _ = salt(config, [SITE_MINION, "sys.list_functions", "jetson_rootfs", "jetson_nfs"])
@@ -167,12 +211,15 @@ def place_default_images(config):
                "boards will not boot until an image is swapped in and exported")
         log.warning("%s", gap)
         return [gap]
-    for board in config.boards:
+    def place(board):
         if not any(pathlib.Path(config.nfsroot(board)).iterdir()):
             _site_call(config, ["jetson_nfs.unexport", board])
             _site_call(config, ["jetson_rootfs.swap", board, seed.default_image(board),
                                 f"switch_id={SEED_SWITCH_ID}"])
         _site_call(config, ["jetson_nfs.export", board])
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(place, config.boards))
     return []
 
 

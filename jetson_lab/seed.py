@@ -94,9 +94,10 @@ def read_pillar(config):
     return json.loads((config.pillar_dir / "jetson.sls").read_text())["jetson"]
 
 
-def ensure_identities(config):
-    """Each board's minion key pair in ``<root>/boards/<b>/identity/``, accepted on the master."""
-    for board in config.boards:
+def ensure_identities(config, boards):
+    """Each board's minion key pair in ``<root>/boards/<b>/identity/``, accepted on the master
+    (the fallback where the runner's ``jetson.enroll`` is not available)."""
+    for board in boards:
         identity = config.site_root / "boards" / board / "identity"
         accept_key(config, board, ensure_key_pair(identity))
 
