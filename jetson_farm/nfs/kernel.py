@@ -120,8 +120,17 @@ class KernelBackend:
             log.warning("%s", warning)
         return warnings
 
-    def _is_current(self, clients, wanted):
-        return set(clients) == {self.nfs.clients} and set(wanted) <= set(clients[self.nfs.clients])
+    @staticmethod
+    def _serves(clients, wanted):
+        """The live entries of a path are one client with every wanted option (fsid included)."""
+        return len(clients) == 1 and set(wanted) <= set(next(iter(clients.values())))
+
+    def _is_current(self, board, clients, wanted):
+        # exportfs shows a single-host client by its name (127.0.0.1 -> localhost), so a live
+        # client under another name is ours when the file says we exported to our clients.
+        entry = self.configured().get(board.name)
+        ours = entry is not None and entry[:2] == (board.nfsroot, self.nfs.clients)
+        return self._serves(clients, wanted) and (self.nfs.clients in clients or ours)
 
     def export(self, board, test=False):
         """Export ``board.nfsroot`` to the site's clients with its stable fsid, live and in the file.
@@ -140,7 +149,7 @@ class KernelBackend:
                                    f"(only /etc/exports and {EXPORTS_D_PATTERN}): the export will not "
                                    "survive a reload")
         clients = self.live().get(board.nfsroot, {})
-        if not self._is_current(clients, wanted):
+        if not self._is_current(board, clients, wanted):
             if not test:
                 self._apply_export(board, clients, wanted, result)
             result.changes["live"] = "re-exported" if clients else "exported"
@@ -157,7 +166,7 @@ class KernelBackend:
         except NfsError:
             self._undo_failed_export(target, board.nfsroot)
             raise
-        if not self._is_current(self.live().get(board.nfsroot, {}), wanted):
+        if not self._serves(self.live().get(board.nfsroot, {}), wanted):
             raise NfsError(f"exportfs reported success but {target} is not in {self.etab}")
 
     def _undo_failed_export(self, target, path):

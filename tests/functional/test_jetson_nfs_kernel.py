@@ -136,16 +136,16 @@ def test_unexport_withdraws_live_and_from_the_file_then_changes_nothing(modules,
 
 def test_unexport_withdraws_a_client_the_farm_did_not_add(modules, pillar):
     jtk1 = board(pillar)
-    subprocess.run(["exportfs", "-o", "ro,fsid=4242", f"127.0.0.7:{jtk1.nfsroot}"], timeout=30, check=True)
+    subprocess.run(["exportfs", "-o", "ro,fsid=4242", f"127.0.0.7/32:{jtk1.nfsroot}"], timeout=30, check=True)
     assert modules.jetson_nfs.is_exported("jtk1") is True
     ret = modules.jetson_nfs.unexport("jtk1")
-    assert ret["changes"]["live"] == "unexported from 127.0.0.7"
+    assert ret["changes"]["live"] == "unexported from 127.0.0.7/32"
     assert jtk1.nfsroot not in exportfs_v()
 
 
 def test_export_replaces_a_stale_client_and_changed_options(modules, loaders, farm_dir, pillar, exports_file):
     jtk1 = board(pillar)
-    subprocess.run(["exportfs", "-o", "ro,fsid=4242", f"127.0.0.7:{jtk1.nfsroot}"], timeout=30, check=True)
+    subprocess.run(["exportfs", "-o", "ro,fsid=4242", f"127.0.0.7/32:{jtk1.nfsroot}"], timeout=30, check=True)
     ret = modules.jetson_nfs.export("jtk1")
     assert ret["changes"]["live"] == "re-exported"
     assert list(exportfs_v()[jtk1.nfsroot]) == ["127.0.0.0/8"]
@@ -156,6 +156,23 @@ def test_export_replaces_a_stale_client_and_changed_options(modules, loaders, fa
     assert ret["changes"] == {"live": "re-exported", "file": f"updated in {exports_file}"}
     assert "ro" in exportfs_v()[jtk1.nfsroot]["127.0.0.0/8"]
     assert "(ro,no_subtree_check,sync," in exports_file.read_text()
+
+
+def test_a_single_host_client_that_exportfs_shows_by_name_stays_idempotent(loaders, farm_dir, pillar):
+    pillar["sites"]["site01"]["nfs"]["clients"] = "127.0.0.1"
+    set_pillar(loaders, farm_dir, pillar)
+    jtk1 = board(pillar)
+    assert loaders.modules.jetson_nfs.export("jtk1")["changes"]["live"] == "exported"
+    # exportfs may list one address under another spelling once the same host is exported as
+    # localhost (both in /etc/hosts, so no DNS server is asked); the export stays idempotent.
+    subprocess.run(["exportfs", "-o", "ro,fsid=4243", f"localhost:{board(pillar, 'jtk2').nfsroot}"],
+                   timeout=30, check=True)
+    (shown,) = exportfs_v()[jtk1.nfsroot]
+    assert shown in ("localhost", "127.0.0.1")
+    assert loaders.modules.jetson_nfs.export("jtk1")["changes"] == {}
+    ret = loaders.modules.jetson_nfs.unexport("jtk1")
+    assert ret["changes"]["live"] == f"unexported from {shown}"
+    assert jtk1.nfsroot not in exportfs_v()
 
 
 def test_reload_rereads_the_farm_file(modules, pillar):
