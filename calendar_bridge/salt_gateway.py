@@ -54,8 +54,14 @@ class LocalSalt:
             # Salt's clients print some notices ("No minions matched...") on stdout, which is
             # the bridge's own (--json) output: keep them for the log instead.
             with contextlib.redirect_stdout(printed):
-                data = self._runner().cmd(fun, arg=list(arg), kwarg=kwarg or {}, print_event=False,
-                                          full_return=True)
+                runner = self._runner()
+                # As salt-run does: without the caller's user, an orchestration's LocalClient
+                # finds no key and every publish fails with AuthenticationError.
+                import salt.utils.user
+
+                data = runner.cmd(fun, arg=list(arg), kwarg=kwarg or {}, print_event=False,
+                                  full_return=True,
+                                  pub_data={"user": salt.utils.user.get_specific_user()})
         except SaltError:
             raise
         except Exception as err:  # the runner's own failure, whatever it raised

@@ -60,7 +60,7 @@ def test_two_bookings_tonight_end_as_two_running_boards(lab, radicale, tmp_path)
                          user=user)
         try:
             code, run, stderr = sync(config)
-            assert code == 0, (stderr[-3000:], run)
+            assert code == 0, stderr[-20000:] + json.dumps(run, indent=1)
             assert sorted(run["plan"]["switch"]) == ["jtk1", "jtk2"] and len(run["jids"]) == 1
             assert {o["key"].split("|")[1]: o["status"] for o in run["outcomes"]} == {
                 "tonight-jtk1": "ready", "tonight-jtk2": "ready"}
