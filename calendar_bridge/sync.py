@@ -126,10 +126,10 @@ class Bridge:
         self._tell(run, mark)
 
     def _tell(self, run, mark):
-        row = self.ledger.rows().get(mark.key)
-        user = mark.booking.user if mark.booking else (mark.refusal.user if mark.refusal else row.user)
         if mark.status not in USER_MAIL:
             return
+        row = mark.row
+        user = mark.booking.user if mark.booking else (mark.refusal.user if mark.refusal else row.user)
         what, slot = _describe(mark, row, self.zone)
         ssh = self.ssh_line(mark.booking) if mark.booking else ""
         try:
