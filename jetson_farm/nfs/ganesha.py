@@ -95,6 +95,7 @@ class GaneshaBackend:
         return found
 
     def is_exported(self, board):
+        """True while Ganesha serves the board's nfsroot under any export id."""
         return bool(self._live_ids_of(board.nfsroot, self.bus.show_exports()))
 
     def _write(self, blocks):

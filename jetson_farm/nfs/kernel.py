@@ -85,9 +85,11 @@ class KernelBackend:
     # -- reading ---------------------------------------------------------------------------
 
     def live(self):
+        """What exportfs serves now: ``{path: {client: [options]}}``."""
         return parse_etab(common.read_text(self.etab))
 
     def configured(self):
+        """What the farm's exports file holds: ``{board: (path, client, [options])}``."""
         return parse_exports_file(common.read_text(self.nfs.exports_file))
 
     def exports(self, boards):
@@ -106,6 +108,7 @@ class KernelBackend:
         return found
 
     def is_exported(self, board):
+        """True while the board's nfsroot is in the live table, for any client."""
         return bool(self.live().get(board.nfsroot))
 
     # -- changing --------------------------------------------------------------------------
