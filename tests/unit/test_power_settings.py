@@ -142,5 +142,16 @@ def test_capabilities_of_the_salt_driver():
 
 def test_power_problems_lists_without_raising():
     assert power_problems(board({"driver": "salt"})) == []
-    assert power_problems(board({"driver": "salt", "host": "x"})) == [
-        "boards.jtk1.power.host: unknown key for driver salt (known keys: )"]
+    assert power_problems(board({"driver": "salt", "hots": "x"})) == [
+        "boards.jtk1.power.hots: unknown key for driver salt (known keys: )"]
+
+
+def test_settings_of_another_driver_inherited_from_the_defaults_are_ignored(farm_dir):
+    pillar = make_pillar(farm_dir)
+    pillar["defaults"]["power"] = {"driver": "lab", "socket": "/run/lab.sock", "timeout": 5}
+    pillar["boards"]["jtk1"]["power"] = {"driver": "salt"}
+    pillar["boards"]["jtk2"]["power"] = {"driver": "http", "off": "http://pdu/off"}
+    inventory = Inventory.load(pillar)
+    assert driver_for(inventory.board("jtk1"), ROOT).name == "salt"
+    # timeout is http's too: it applies.
+    assert driver_for(inventory.board("jtk2"), ROOT).device.timeout == 5
