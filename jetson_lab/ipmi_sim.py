@@ -92,9 +92,13 @@ class IpmiSim:
         lan_conf, emu = self._write_config()
         log_path = os.path.join(self.dir, "ipmi_sim.log")
         with open(log_path, "ab") as log_file:
-            self._process = subprocess.Popen(
-                [IPMI_SIM, "-n", "-c", lan_conf, "-f", emu, "-s", os.path.join(self.dir, "persist")],
-                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
+            try:
+                self._process = subprocess.Popen(
+                    [IPMI_SIM, "-n", "-c", lan_conf, "-f", emu, "-s", os.path.join(self.dir, "persist")],
+                    stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
+            except FileNotFoundError as err:
+                raise IpmiSimError("ipmi_sim is not installed: install the Debian packages openipmi "
+                                   "and ipmitool") from err
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

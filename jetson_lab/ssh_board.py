@@ -75,6 +75,8 @@ class SshBoard:
         config = self._write_config()
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation folder
         log_path = os.path.join(self.dir, "sshd.log")
+        if not os.path.exists(SSHD):
+            raise SshBoardError(f"{SSHD} is not installed: install the Debian package openssh-server")
         self._process = subprocess.Popen([SSHD, "-D", "-f", config, "-E", log_path],
                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                          stderr=subprocess.DEVNULL)
