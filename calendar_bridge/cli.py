@@ -7,6 +7,7 @@ Exit codes: 0 all went well; 1 a booking failed or a calendar or Salt could not 
 import argparse
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -57,18 +58,19 @@ def build_parser():
     return parser
 
 
-def _doors(config, salt=None):
-    salt = salt or connect(config)
+def _doors(config, salt):
     inventory = load_inventory(config, salt)
     store = CalendarStore(config.caldav_url, config.caldav_username, config.caldav_password,
                           config.caldav_timeout)
     return inventory, store, salt
 
 
-def cmd_sync(config, args):
-    inventory, store, salt = _doors(config)
+def cmd_sync(config, args, salt):
+    inventory, store, salt = _doors(config, salt)
     now = args.now or datetime.now(UTC)
-    with Ledger(config.ledger) as ledger:
+    # A dry run leaves no trace, not even a new ledger file.
+    ledger_path = ":memory:" if args.dry_run and not os.path.exists(config.ledger) else config.ledger
+    with Ledger(ledger_path) as ledger:
         bridge = Bridge(config, inventory, store, salt, ledger, Mailer(config.smtp))
         run = bridge.prepare(now)
         if not args.dry_run:
@@ -94,7 +96,7 @@ def cmd_sync(config, args):
     return 1 if data["failed"] or data["errors"] else 0
 
 
-def cmd_check(config, args):
+def cmd_check(config, args, salt):
     failures = 0
 
     def report(ok, text):
@@ -103,7 +105,6 @@ def cmd_check(config, args):
         print(f"{'ok  ' if ok else 'FAIL'} {text}")
 
     report(True, f"configuration {config.path}")
-    salt = connect(config)
     try:
         inventory = load_inventory(config, salt)
         report(True, f"inventory: {len(inventory.boards)} boards, {len(inventory.users)} users")
@@ -126,8 +127,8 @@ def cmd_check(config, args):
     return 1 if failures else 0
 
 
-def cmd_list(config, args):
-    inventory, store, _ = _doors(config)
+def cmd_list(config, args, salt):
+    inventory, store, _ = _doors(config, salt)
     zone = ZoneInfo(config.timezone or inventory.timezone)
     day = args.day or datetime.now(zone).date()
     start = datetime.combine(day, time(0), tzinfo=zone)
@@ -169,7 +170,11 @@ def main(argv=None):
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = config_mod.load(args.config)
-        return COMMANDS[args.command](config, args)
+        salt = connect(config)
+        try:
+            return COMMANDS[args.command](config, args, salt)
+        finally:
+            salt.close()
     except ConfigError as err:
         print(f"calendar-bridge: {err}", file=sys.stderr)
         return 2

@@ -73,6 +73,11 @@ class LocalSalt:
             raise SaltError(f"salt-run {fun}: unexpected answer {data!r:.200}")
         return data
 
+    def close(self):
+        if self._client is not None:
+            self._client.destroy()
+            self._client = None
+
     def status(self):
         data = self._call("jetson.status")
         if not data.get("success", True):
@@ -139,6 +144,9 @@ class ApiSalt:
         except (ValueError, KeyError, IndexError) as err:
             raise SaltError(f"salt-api {self.url}: {low['fun']}: unreadable answer") from err
 
+    def close(self):
+        self.session.close()
+
     def status(self):
         return _board_rows(self._post({"client": "runner", "fun": "jetson.status"}))
 
@@ -173,6 +181,26 @@ def _board_rows(result):
     if not isinstance(result, dict) or not all(isinstance(v, dict) for v in result.values()):
         raise SaltError(f"jetson.status gave no board table: {str(result)[:300]}")
     return result
+
+
+def board_errors(orch_return):
+    """``{board: error}`` from an orchestration's return: the runner steps that failed say
+    ``{"board": ..., "error": ...}``; the first error of each board is kept."""
+    errors = {}
+
+    def walk(value):
+        if isinstance(value, dict):
+            board, error = value.get("board"), value.get("error")
+            if isinstance(board, str) and isinstance(error, str) and board not in errors:
+                errors[board] = error
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(orch_return)
+    return errors
 
 
 def _orch_success(found):

@@ -13,6 +13,7 @@ from calendar_bridge import decide as D
 from calendar_bridge.errors import CalendarError, SaltError
 from calendar_bridge.mail import compose, compose_admin
 from calendar_bridge.reader import read_calendars
+from calendar_bridge.salt_gateway import board_errors
 from calendar_bridge.writeback import TargetMissing, apply_status, status_block
 from jetson_farm.errors import JetsonError
 
@@ -94,8 +95,9 @@ class Bridge:
             log.error("the switch of %s could not be run: %s", ", ".join(sorted(boards)), err)
             return  # nothing recorded: the next run tries again
         run.jids.append(result["jid"])
+        errors = board_errors(result.get("return"))
         for board, booking in sorted(run.plan.switch.items()):
-            status, reason = _switch_outcome(booking, after.get(board) or {})
+            status, reason = _switch_outcome(booking, after.get(board) or {}, errors.get(board))
             run.outcomes.append(D.Mark(booking.key, status, reason, D.booking_hash(booking),
                                        booking=booking))
             run.outcome_jids[booking.key] = result["jid"]
@@ -193,12 +195,13 @@ class Bridge:
             run.pending += len(rows)
 
 
-def _switch_outcome(booking, board_status):
+def _switch_outcome(booking, board_status, error=None):
     state, image = board_status.get("state"), board_status.get("image")
     if state == "up" and image == booking.image:
         return D.READY, ""
+    why = f": {error}" if error else f" (the board is {state})"
     if state in ("failed", "quarantined"):
-        return D.FAILED, f"the switch of {booking.board} to {booking.image} failed ({state}); " \
+        return D.FAILED, f"the switch of {booking.board} to {booking.image} failed{why}; " \
                          "the admins have been told"
     if state == "switching":
         return D.SCHEDULED, f"{booking.board} is still switching"
@@ -241,7 +244,7 @@ def summary_of(run, dry_run=False):
     line = (f"{'dry run' if dry_run else 'sync'} at {run.now.isoformat()}: "
             f"{len(run.reading.bookings)} bookings, {len(run.reading.refusals)} refused; "
             f"switch {len(run.plan.switch)}, release {len(run.plan.release)}; "
-            + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-            + f"; unchanged {run.plan.unchanged}; written {run.written}, pending {run.pending}"
+            + "".join(f"{k} {v}, " for k, v in sorted(counts.items()))
+            + f"unchanged {run.plan.unchanged}; written {run.written}, pending {run.pending}"
             + (f"; {len(run.errors)} errors" if run.errors else ""))
     return data, line
