@@ -62,6 +62,8 @@ def test_two_bookings_tonight_become_one_switch_ready_events_and_mail(env):
                                           "jtk2": {"image": "admin/l4t-base", "user": "bob"}})]
     assert run.errors == [] and run.written == 2
     assert status_of(env, "alice", "a1") == ("ready", "")
+    saved = icalendar.Calendar.from_ical(env.event("alice", "a1")).walk("VEVENT")[0]
+    assert saved["SEQUENCE"] == 0 and "X-JETSON-STATUS" in saved  # a note, not a new revision
     assert description_of(env, "alice", "a1") == (
         "[jetson-farm] ready 01:00 — ssh -J alice@site01 root@jtk1\n\nmy notes")
     [mail] = env.sink.to("alice@example.org")
