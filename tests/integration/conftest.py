@@ -14,6 +14,12 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="session")
+def salt_factories_config(tmp_path_factory):
+    # A root of its own per session, so two test runs on one machine never share a pillar.
+    return {"root_dir": tmp_path_factory.mktemp("salt-factories")}
+
+
+@pytest.fixture(scope="session")
 def pillar_tree(salt_factories):
     path = salt_factories.root_dir / "pillar"
     path.mkdir(parents=True, exist_ok=True)
@@ -53,9 +59,22 @@ class Farm:
         self.apply_pillar()
 
     def apply_pillar(self):
+        """Write this test's pillar and make sure the minion DAEMON holds it.
+
+        The refresh goes through the master to the daemon (a salt-call refresh may leave the
+        daemon's in-memory pillar at the previous test's); a few tries, no timing involved.
+        """
         (self._pillar_tree / "jetson.sls").write_text(json.dumps({"jetson": self.pillar}))
-        ret = self.minion.salt_call_cli().run("saltutil.refresh_pillar", wait=True)
-        assert ret.returncode == 0, ret
+        for _ in range(5):
+            ret = self.salt("saltutil.refresh_pillar", wait=True)
+            assert ret.returncode == 0, ret
+            if self.daemon_pillar() == self.pillar:
+                return
+        raise AssertionError("the site minion daemon never picked up this test's pillar")
+
+    def daemon_pillar(self):
+        ret = self.salt("pillar.item", "jetson", unmask=True)
+        return (ret.data or {}).get("jetson")
 
     def call(self, fun, *args, **kwargs):
         """``salt-call fun args`` on the site minion; the ProcessResult."""

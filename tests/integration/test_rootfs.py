@@ -9,21 +9,9 @@ from jetson_farm.layout import SiteLayout
 from tests.unit.test_rootfs_helpers import make_rootfs, manifest
 
 
-def daemon_pillar_root(farm):
-    ret = farm.salt("pillar.item", "jetson", unmask=True)
-    return ((ret.data or {}).get("jetson") or {}).get("sites", {}).get("site01", {}).get("root")
-
-
 @pytest.fixture
 def store(farm):
     root = farm.pillar["sites"]["site01"]["root"]
-    # Calls go through the master to the minion daemon, whose in-memory pillar can still be the
-    # previous test's: refresh it there (a few tries, no timing involved) before relying on it.
-    for _ in range(5):
-        if daemon_pillar_root(farm) == root:
-            break
-        farm.salt("saltutil.refresh_pillar", wait=True)
-    assert daemon_pillar_root(farm) == root
     layout = SiteLayout(root)
     layout.ensure()
     for image in ("alice/cuda-dev", "bob/private"):
