@@ -8,7 +8,10 @@ APT_PACKAGES=(
     nfs-kernel-server       # exportfs, for the kernel NFS backend
     nfs-ganesha nfs-ganesha-vfs rpcbind dbus   # the user-space NFS server and its DBus control
     libnfs-utils            # nfs-ls / nfs-cat: a real NFS client that needs no kernel support
+    systemd                 # busctl: the Ganesha backend's DBus calls (JSON replies)
     iproute2 iputils-ping   # network namespaces and veth for the lab boards
+    openipmi ipmitool       # ipmi_sim, a simulated BMC, and the ipmi power driver's client
+    openssh-client openssh-server   # the ssh power driver and its virtual board's sshd
 )
 
 missing=()
@@ -21,7 +24,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 # Debian starts these on install; the farm starts its own instances when it needs them.
-for svc in nfs-ganesha nfs-kernel-server; do
+for svc in nfs-ganesha nfs-kernel-server ssh; do
     systemctl stop "$svc" >/dev/null 2>&1 || true
 done
 pkill -x ganesha.nfsd >/dev/null 2>&1 || true
