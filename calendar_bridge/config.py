@@ -257,6 +257,9 @@ def build(raw, path=""):
     pillar_minion = _string(inventory, "salt_minion", "inventory.salt_minion", "")
     if not pillar_file and not pillar_minion:
         _fail("inventory", "give pillar_file (a YAML file with the jetson pillar) or salt_minion")
+    if salt.mode == "api" and not pillar_file:
+        _fail("inventory.pillar_file", "is required with salt.mode api (the bridge's eauth user "
+              "may not read the pillar)")
     limits = _mapping(raw.get("limits"), "limits")
     ssh_line = _string(raw, "ssh_line", "ssh_line", Config.ssh_line)
     try:

@@ -80,6 +80,9 @@ def test_occurrence_status_goes_on_its_override_or_on_the_master():
      "colour: unknown key"),
     ({"caldav": {"url": "http://dav/"}, "calendar_template": "{user}/b/"},
      "inventory: give pillar_file"),
+    ({"caldav": {"url": "http://dav/"}, "calendar_template": "{user}/b/", "inventory": {"salt_minion": "s"},
+      "salt": {"mode": "api", "url": "http://127.0.0.1:8000", "username": "bridge"}},
+     "inventory.pillar_file: is required with salt.mode api"),
 ])
 def test_bad_config_names_the_key(raw, message):
     with pytest.raises(ConfigError) as err:
