@@ -15,11 +15,10 @@ def board_row(board, site_state, lease, quarantined, session, last, present):
         state = "quarantined"
     elif lease is not None and leases.is_live(lease):
         state = "switching"
-    elif last is not None and last["outcome"] in ("failed", "interrupted") and (
-            session is None or session["started"] < last["started"]):
-        state = "failed"
     elif present:
         state = "up"
+    elif last is not None and last["outcome"] in ("failed", "interrupted"):
+        state = "failed"  # its last switch failed and it is not up: the admin has work to do
     else:
         state = "down"
     current = session if session is not None and session["image"] == (image or "") else None
