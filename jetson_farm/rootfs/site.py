@@ -7,7 +7,7 @@ runs without ``jetson_nfs``.
 
 import os
 
-from jetson_farm.errors import NotFound
+from jetson_farm.errors import NotFound, Refused
 from jetson_farm.layout import SiteLayout
 from jetson_farm.names import check_name, parse_image
 from jetson_farm.pillar import site_context
@@ -105,6 +105,28 @@ class RootfsSite:
     def reconcile(self, *, is_exported):
         """Finish or roll back every interrupted swap/park; sweep orphaned staging folders."""
         return reconcile.reconcile(self, is_exported=is_exported)
+
+    def prepare(self, dry_run=False):
+        """Make the store's folders and each board's empty nfsroot; refuse a split file system.
+
+        What the site state runs: a swap must be a ``rename(2)``, so the store and every
+        nfsroot of the site must be on one file system. Everything is checked before anything
+        is made. Returns what it created (with ``dry_run``, what it would create).
+        """
+        missing = [p for p in (self.layout.images_dir, self.layout.boards_dir, self.layout.state_dir)
+                   if not os.path.isdir(p)]
+        for board in self.boards():
+            fsutil.check_same_filesystem(self.site.root, board.nfsroot, board.name)
+            if not fsutil.exists(board.nfsroot):
+                missing.append(board.nfsroot)
+            elif not fsutil.is_real_dir(board.nfsroot):
+                raise Refused(f"the nfsroot {board.nfsroot} of board {board.name} is not a directory")
+        if not dry_run:
+            self.layout.ensure()
+            for path in missing:
+                os.makedirs(path, mode=0o755, exist_ok=True)
+        return {"root": self.site.root, "created": missing, "changed": bool(missing),
+                "boards": [b.name for b in self.boards()]}
 
     def list_images(self, user=None):
         return store.list_images(self, user)

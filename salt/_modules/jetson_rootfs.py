@@ -50,6 +50,26 @@ def _required(name, value):
     return value
 
 
+def prepare(test=False):
+    """Create the store's folders and each board's empty nfsroot, after checking the file systems.
+
+    The site state (``jetson/site.sls``) runs it. It refuses when the store and a board's
+    nfsroot are on different file systems, since a swap must be a ``rename(2)``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt site01 jetson_rootfs.prepare
+
+    test
+        ``True``: change nothing, say what would be created.
+
+    Returns ``{"root", "created": [paths], "changed", "boards"}``.
+    """
+    return _call(_store().prepare, dry_run=bool(test))
+
+
 def list_(user=None):
     """List the images in the store and at the boards' nfsroots, with where each one is.
 

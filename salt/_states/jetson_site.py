@@ -1,0 +1,47 @@
+"""The site server's store, as a state: ``jetson_site.prepared``.
+
+Used by ``jetson/site.sls``. The work is ``jetson_rootfs.prepare``: the store's folders and
+each board's empty nfsroot, after checking that they share one file system.
+"""
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+__virtualname__ = "jetson_site"
+
+
+def __virtual__():
+    if "jetson_rootfs.prepare" in __salt__:
+        return __virtualname__
+    return (False, "jetson_site: the jetson_rootfs module is not loaded (saltutil.sync_all)")
+
+
+def prepared(name):
+    """The store of this site server exists and every nfsroot is on its file system.
+
+    .. code-block:: yaml
+
+        jetson-store:
+          jetson_site.prepared
+
+    name
+        Only the state's ID; the site is the one whose ``minion`` is this minion.
+    """
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    try:
+        plan = __salt__["jetson_rootfs.prepare"](test=True)
+        if not plan["changed"]:
+            ret["comment"] = f"the store at {plan['root']} and the nfsroots are ready"
+            return ret
+        if __opts__["test"]:
+            ret["result"] = None
+            ret["changes"] = {"would create": plan["created"]}
+            ret["comment"] = f"{len(plan['created'])} folders would be created"
+            return ret
+        done = __salt__["jetson_rootfs.prepare"]()
+    except (CommandExecutionError, SaltInvocationError) as err:
+        ret["result"] = False
+        ret["comment"] = str(err)
+        return ret
+    ret["changes"] = {"created": done["created"]}
+    ret["comment"] = f"created {len(done['created'])} folders under the store and nfsroots"
+    return ret
