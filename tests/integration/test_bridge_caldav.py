@@ -199,17 +199,20 @@ def test_hostile_events_are_refused_one_by_one(env):
     assert len(env.sink.to("alice@example.org")) == len(hostile) + 1 and run.errors == []
 
 
-@pytest.mark.parametrize("name, summary, now", [
-    ("issue_223_thunderbird.ics", "jtk1 l4t-base", datetime(2025, 4, 23, 1, 0, tzinfo=PARIS)),
-    ("x_wr_timezone_simple_events_issue_59.ics", "jtk2 l4t-base", datetime(2021, 12, 22, 1, 0, tzinfo=PARIS)),
+@pytest.mark.parametrize("name, summary, location, now", [
+    ("issue_223_thunderbird.ics", "l4t-base", "jtk1", datetime(2025, 4, 23, 1, 0, tzinfo=PARIS)),
+    ("x_wr_timezone_simple_events_issue_59.ics", "jtk2 l4t-base", None,
+     datetime(2021, 12, 22, 1, 0, tzinfo=PARIS)),
 ])
-def test_real_world_files_as_bookings(env, name, summary, now):
+def test_real_world_files_as_bookings(env, name, summary, location, now):
     calendar = icalendar.Calendar.from_ical(fixture(name))
     uids = set()
     for event in calendar.walk("VEVENT"):
         event["SUMMARY"] = icalendar.vText(summary)
         if "LOCATION" in event:
             del event["LOCATION"]
+        if location:
+            event["LOCATION"] = icalendar.vText(location)
         uids.add(str(event["UID"]))
     uid = min(calendar.walk("VEVENT"), key=lambda e: e.decoded("DTSTART"))["UID"]
     if len(uids) > 1:  # one object per UID, as a CalDAV server stores them
@@ -219,4 +222,5 @@ def test_real_world_files_as_bookings(env, name, summary, now):
     env.put("alice", "real", calendar.to_ical().decode())
     run = env.sync(now)
     assert run.errors == [] and len(env.salt.calls) == 1, run.plan.as_dict()
-    assert env.salt.calls[0][1][summary.split()[0]] == {"image": "admin/l4t-base", "user": "alice"}
+    board = location or summary.split()[0]
+    assert env.salt.calls[0][1] == {board: {"image": "admin/l4t-base", "user": "alice"}}
