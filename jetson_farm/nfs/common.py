@@ -120,9 +120,14 @@ def answers_ping(ip):
 
 
 def what_holds(backend, board):
-    """Why ``board`` is not idle: a list of reasons, empty when it is idle."""
+    """Why ``board`` is not idle: a list of reasons, empty when it is idle.
+
+    A session is a live connection to the NFS port. The server's client records (nfsd's
+    ``clients/*/info``, Ganesha's ShowClients) outlive a board that lost power by a whole lease
+    period (minutes on Ganesha), so they are listed by ``clients`` but do not hold a board up.
+    """
     reasons = []
-    sessions = backend.sessions(ip=board.ip)
+    sessions = [s for s in backend.sessions(ip=board.ip) if s["via"] == "tcp"]
     if sessions:
         found = ", ".join(f"{s['ip']}:{s['port']} ({s['via']})" if "port" in s else f"{s['ip']} ({s['via']})"
                           for s in sessions)

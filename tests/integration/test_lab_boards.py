@@ -177,8 +177,6 @@ def test_bad_requests_get_clear_errors(lab):
     assert lab.status("jtk1")["faults"] == []
 
 
-@pytest.mark.xfail(reason="jetson_nfs (ganesha backend) counts every IP in Ganesha's ShowClients as a "
-                          "session, and Ganesha keeps an IP there after its client is gone", strict=False)
 def test_the_site_sees_a_powered_off_board_idle(lab):
     try:
         lab.power(BOARD, "off")
