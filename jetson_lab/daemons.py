@@ -18,11 +18,14 @@ STOP_WAIT = 15
 
 
 def _start_time(pid):
+    """The process's start time (clock ticks since boot), or None if it is gone or a zombie."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[19]
+            fields = handle.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
+    # A killed daemon whose new parent (pid 1 in a container) has not reaped it yet is gone.
+    return None if fields[0] == "Z" else fields[19]
 
 
 def read_pid(pid_file):

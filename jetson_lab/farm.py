@@ -11,6 +11,7 @@ import logging
 import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -78,6 +79,10 @@ def up(lab_dir, boards=3, name=None, wait=True):
     seed.write_pillar(config, seed.lab_pillar(config, ganesha_for(config).dbus_address))
     accept_site_minion(config)
     seed.ensure_images(config)
+    if not _supervisor_pid(config):
+        # A new supervisor starts with every board off; clear what a dead one may have left.
+        _kill_stray_ganesha(config)
+        _kill_netns_processes(config)
     # The supervisor runs the lab's Ganesha, which the site minion's exports need.
     log.info("lab %s: starting the supervisor and Ganesha", config.name)
     daemons.start("lab supervisor", [sys.executable, "-m", "jetson_lab.supervisor", config.dir],
@@ -87,10 +92,12 @@ def up(lab_dir, boards=3, name=None, wait=True):
                   _pid_file(config, "master"), config.path / "logs" / "master.out")
     site_log = config.site_dir / "log" / "minion"
     site_log_offset = site_log.stat().st_size if site_log.exists() else 0
+    site_was_running = bool(daemons.read_pid(_pid_file(config, "site01")))
     daemons.start("site minion", [str(saltconf.BIN / "salt-minion"), "-c", str(config.site_dir)],
                   _pid_file(config, "site01"), config.path / "logs" / "site01.out")
     log.info("lab %s: waiting for the site minion", config.name)
-    wait_for_log_line(config.site_dir / "log" / "minion", site_log_offset, READY_TIMEOUT, "the site minion")
+    if not site_was_running:
+        wait_for_log_line(site_log, site_log_offset, READY_TIMEOUT, "the site minion")
     wait_for_minions(config, [SITE_MINION], READY_TIMEOUT)
     log.info("lab %s: syncing modules", config.name)
     sync_modules(config)
@@ -230,7 +237,7 @@ def _site_call(config, args):
     return (data or {}).get(SITE_MINION)
 
 
-def _wait_socket(path, timeout=15):
+def _wait_socket(path, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -274,8 +281,9 @@ def down(lab_dir, purge=False):
     if not (path / "lab.json").is_file():
         return {"dir": str(path), "stopped": [], "removed": []}
     config = LabConfig.read(lab_dir)
-    stopped = [name for name in ("supervisor", "site01", "master")
-               if daemons.stop(name, _pid_file(config, name))]
+    # The minions' own SIGTERM shutdown can take ~10 s; nothing of theirs needs saving.
+    stopped = [name for name, wait in (("supervisor", 15), ("site01", 3), ("master", 10))
+               if daemons.stop(name, _pid_file(config, name), wait=wait)]
     _kill_stray_ganesha(config)
     _kill_netns_processes(config)
     removed = network.destroy(config.network, config.boards)
@@ -285,26 +293,29 @@ def down(lab_dir, purge=False):
 
 
 def _kill_stray_ganesha(config):
-    """A Ganesha left by a supervisor that was killed hard (it runs in its own session)."""
-    pid_file = config.ganesha_dir / "ganesha.pid"
+    """The Ganesha and dbus-daemon of a supervisor that was killed hard: found by this lab's own
+    pid file and bus config path, never by a process name alone."""
     try:
-        pid = int(pid_file.read_text().split()[0])
-        with open(f"/proc/{pid}/comm", encoding="ascii") as handle:
-            if handle.read().strip() == "ganesha.nfsd":
-                daemons.kill_group(pid)
+        pid = int((config.ganesha_dir / "ganesha.pid").read_text().split()[0])
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            if str(config.ganesha_dir / "ganesha.conf").encode() in handle.read():
+                os.kill(pid, signal.SIGKILL)
     except (OSError, ValueError, IndexError):
         pass
+    bus_conf = f"--config-file={config.ganesha_dir / 'bus.conf'}".encode()
+    for proc in pathlib.Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if bus_conf in (proc / "cmdline").read_bytes().split(b"\0"):
+                os.kill(int(proc.name), signal.SIGKILL)
+        except OSError:
+            continue
 
 
 def _kill_netns_processes(config):
     """Whatever still runs in a board's namespace (a supervisor killed hard leaves its boards)."""
-    for board in config.boards:
-        ns = config.network.netns(board)
-        if not network.netns_exists(ns):
-            continue
-        proc = network.run_ip(["netns", "pids", ns], check=False)
-        for pid in proc.stdout.split():
-            try:
-                os.kill(int(pid), 9)
-            except (ProcessLookupError, ValueError):
-                pass
+    for index, board in enumerate(config.boards, start=1):
+        network.kill_netns_processes(config.network.netns(board))
+        if network.netns_exists(config.network.netns(board)):
+            network.set_board_link(config.network, board, index, up=False)

@@ -12,6 +12,8 @@ import hashlib
 import ipaddress
 import json
 import logging
+import os
+import signal
 import subprocess
 from dataclasses import dataclass
 
@@ -143,6 +145,19 @@ def set_board_link(net, board, index, up):
     run_ip(["link", "set", net.veth_host(index), state])
     # No default route: a board reaches only its own /24, i.e. the bridge's master and NFS.
     run_ip(["-n", net.netns(board), "link", "set", net.veth_board(index), state])
+
+
+def kill_netns_processes(ns):
+    """SIGKILL every process still running in namespace ``ns`` (a board left by a dead supervisor)."""
+    if not netns_exists(ns):
+        return []
+    pids = run_ip(["netns", "pids", ns], check=False).stdout.split()
+    for pid in pids:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (ProcessLookupError, ValueError):
+            pass
+    return pids
 
 
 def destroy(net, boards):

@@ -145,7 +145,15 @@ def serve(config):
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     log.info("lab %s supervisor ready on %s", config.name, config.socket_path)
     while not stop.wait(1):
-        pass
+        if not ganesha.running():
+            # A site server's NFS server comes back when it dies (systemd would restart it);
+            # its exports come back from the exports file it includes.
+            log.warning("lab %s: Ganesha is gone; restarting it", config.name)
+            ganesha.stop()
+            try:
+                ganesha.start()
+            except JetsonError as err:
+                log.error("lab %s: Ganesha does not restart: %s", config.name, err)
     log.info("lab %s supervisor stopping", config.name)
     for server in servers:
         server.shutdown()

@@ -1,7 +1,9 @@
 """``jetson-lab up`` / ``status`` / ``down`` of a one-board lab, next to the session's lab."""
 
 import json
+import os
 import pathlib
+import signal
 import subprocess
 import sys
 import uuid
@@ -52,8 +54,14 @@ def test_up_status_down_leave_nothing_behind(small_lab, lab):
     assert net.bridge != lab.config.network.bridge
     assert net.bridge_addr != lab.address
 
+    # A supervisor killed hard: the next up clears what it left and powers the board on again.
+    supervisor_pid = int((small_lab / "pids" / "supervisor.pid").read_text().split()[0])
+    os.kill(supervisor_pid, signal.SIGKILL)
     again = jetson_lab("up", "--dir", small_lab, "--boards", 1)
     assert again.returncode == 0, again.stderr[-3000:]
+    minions = [pid for pid in processes_mentioning(f"{small_lab}/run/jtk1/etc/salt")
+               if b"MultiMinionProcessManager" not in pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()]
+    assert len(minions) == 1, minions
 
     status = jetson_lab("status", "--dir", small_lab, "--json")
     assert status.returncode == 0, status.stderr
