@@ -24,10 +24,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 # Debian starts these on install; the farm starts its own instances when it needs them.
+# Only the distribution's own Ganesha is stopped (it would hold port 2049 on every address):
+# a running lab's Ganesha has its own pid file and is left alone.
 for svc in nfs-ganesha nfs-kernel-server ssh; do
-    systemctl stop "$svc" >/dev/null 2>&1 || true
+    systemctl stop "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
 done
-pkill -x ganesha.nfsd >/dev/null 2>&1 || true
+if [ -s /run/ganesha/ganesha.pid ]; then
+    kill "$(cat /run/ganesha/ganesha.pid)" >/dev/null 2>&1 || true
+fi
 
 if [ ! -x .venv/bin/python ]; then
     echo "setup: creating .venv"
