@@ -21,6 +21,7 @@ import sys
 import time
 
 from jetson_farm.errors import JetsonError
+from jetson_lab.child import ChildProcess, read_lines
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def _udp_bound(port):
         return any(line.split()[1].endswith(f":{port:04X}") for line in handle.readlines()[1:])
 
 
-class IpmiSim:
+class IpmiSim(ChildProcess):
     def __init__(self, state_dir, host="127.0.0.1", user="admin", password="lab-bmc-secret",  # noqa: S107
                  initial="off"):
         self.dir = os.path.abspath(state_dir)
@@ -114,26 +115,8 @@ class IpmiSim:
             return "on" if handle.read().strip() == "1" else "off"
 
     def calls(self):
-        try:
-            with open(os.path.join(self.dir, "chassis.log"), encoding="ascii") as handle:
-                return [line.strip() for line in handle]
-        except FileNotFoundError:
-            return []
+        return read_lines(os.path.join(self.dir, "chassis.log"), encoding="ascii")
 
-    def stop(self):
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(timeout=10)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 def chassis_control(state_dir, op, args):

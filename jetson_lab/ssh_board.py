@@ -15,6 +15,7 @@ import sys
 import time
 
 from jetson_farm.errors import JetsonError
+from jetson_lab.child import ChildProcess, read_lines
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def _free_port(host):
         return probe.getsockname()[1]
 
 
-class SshBoard:
+class SshBoard(ChildProcess):
     def __init__(self, state_dir, host="127.0.0.1"):
         self.dir = os.path.abspath(state_dir)
         self.host = host
@@ -93,26 +94,8 @@ class SshBoard:
         raise SshBoardError(f"sshd did not listen on {self.host}:{self.port} within {START_TIMEOUT}s")
 
     def commands(self):
-        try:
-            with open(self.log_file, encoding="utf-8") as handle:
-                return [line.rstrip("\n") for line in handle]
-        except FileNotFoundError:
-            return []
+        return read_lines(self.log_file)
 
-    def stop(self):
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(timeout=10)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 def record(log_file):

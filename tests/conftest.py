@@ -1,12 +1,17 @@
 """Fixtures shared by every tier: the repository's paths and a farm's inventory on disk."""
 
 import copy
+import logging
 import os
 import pathlib
 import shutil
 import uuid
 
 import pytest
+
+# Salt's log handlers outlive the streams pytest closes at the end of the run: without this, each
+# prints a "Logging error" traceback after the summary line.
+logging.raiseExceptions = False
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SALT_DIR = REPO / "salt"

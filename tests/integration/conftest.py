@@ -4,7 +4,6 @@ Each test writes its own ``jetson`` pillar with the ``farm`` fixture; the daemon
 """
 
 import json
-import logging
 
 import pytest
 
@@ -90,9 +89,3 @@ def farm(salt_master, site_minion, pillar_tree, farm_dir):
     farm = Farm(salt_master, site_minion, pillar_tree, farm_dir, make_pillar(farm_dir))
     yield farm
     (pillar_tree / "jetson.sls").write_text("jetson: {}\n")
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _quiet_daemon_shutdown():
-    # The daemons log through handlers whose streams pytest has closed at teardown.
-    logging.raiseExceptions = False
