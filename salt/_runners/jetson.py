@@ -13,7 +13,6 @@ import os
 
 import salt.key
 import salt.utils.files
-from salt.exceptions import SaltInvocationError
 
 from jetson_farm.errors import JetsonError
 from jetson_farm.inventory import Inventory
@@ -77,9 +76,16 @@ def _inventory():
     return Inventory.load(raw)
 
 
-def _check_name(kind, value):
-    if not isinstance(value, str) or not value:
-        raise SaltInvocationError(f"{kind}= is required")
+def _missing(**values):
+    """A failed return naming the first required argument not given, else None.
+
+    (A SaltInvocationError raised in a runner is a TypeError to the runner client, which then
+    prints the usage and exits 0; a returned failure exits 1.)
+    """
+    for name, value in values.items():
+        if not isinstance(value, str) or not value:
+            return _failed(f"{name}= is required")
+    return None
 
 
 def _orchestrate(sls, pillar):
@@ -112,8 +118,9 @@ def switch(board=None, image=None, user=None):
     user
         Who the board is for (their SSH keys are injected); default the image's owner.
     """
-    _check_name("board", board)
-    _check_name("image", image)
+    missing = _missing(board=board, image=image)
+    if missing:
+        return missing
     pillar = {"board": board, "image": image}
     if user:
         pillar["user"] = user
@@ -135,7 +142,9 @@ def release(board=None):
     board
         The board, as in pillar ``jetson:boards``.
     """
-    _check_name("board", board)
+    missing = _missing(board=board)
+    if missing:
+        return missing
     return _orchestrate("jetson.release", {"board": board})
 
 
@@ -163,8 +172,9 @@ def step(board=None, step=None, kind="switch", image="", user="", **kwargs):  # 
     user
         The booking user, default the image owner (step ``lease`` only).
     """
-    _check_name("board", board)
-    _check_name("step", step)
+    missing = _missing(board=board, step=step)
+    if missing:
+        return missing
     try:
         switcher = Switcher(_db(), lambda: _raw_pillar()[0], SaltOps(__opts__), leases.holder_token(),
                             jid=str(globals().get("__jid__", "")))
@@ -290,7 +300,9 @@ def flash_command(board=None):
     board
         The board, as in pillar ``jetson:boards``.
     """
-    _check_name("board", board)
+    missing = _missing(board=board)
+    if missing:
+        return missing
     try:
         return build_flash_command(_inventory(), board)
     except JetsonError as err:
@@ -333,7 +345,9 @@ def enroll(board=None):
     board
         The board, as in pillar ``jetson:boards``.
     """
-    _check_name("board", board)
+    missing = _missing(board=board)
+    if missing:
+        return missing
     try:
         return admin.enroll(_inventory(), SaltOps(__opts__), board)
     except JetsonError as err:
@@ -355,8 +369,9 @@ def quarantine(board=None, reason=None):  # pylint: disable=redefined-outer-name
     reason
         Why, shown by ``jetson.status`` and in every refusal.
     """
-    _check_name("board", board)
-    _check_name("reason", reason)
+    missing = _missing(board=board, reason=reason)
+    if missing:
+        return missing
     try:
         _inventory().board(board)
     except JetsonError as err:
@@ -379,7 +394,9 @@ def unquarantine(board=None):
     board
         The board.
     """
-    _check_name("board", board)
+    missing = _missing(board=board)
+    if missing:
+        return missing
     with _db().connect() as conn:
         if not quarantine_core.remove(conn, board):
             return _failed(f"board {board} is not quarantined", board=board)

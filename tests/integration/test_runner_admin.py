@@ -119,3 +119,22 @@ def test_enroll_accepts_the_key_and_stores_the_pair_on_the_site(runners, farm):
 
 def test_the_farm_pillar_is_the_one_from_make_pillar(farm):
     assert farm.pillar == make_pillar(farm.dir)
+
+
+def test_switch_and_release_fronts_refuse_an_unknown_board(runners, farm):
+    ret = run(runners, "jetson.switch", "board=jtk9", "image=alice/cuda-dev")
+    assert ret.returncode == 1
+    assert "unknown board 'jtk9'" in ret.stdout
+    ret = run(runners, "jetson.release", "board=jtk9")
+    assert ret.returncode == 1
+    assert "unknown board 'jtk9'" in ret.stdout
+    missing = run(runners, "jetson.switch", "board=jtk1")
+    assert missing.returncode != 0
+    assert "image= is required" in missing.stdout + missing.stderr
+
+
+def test_reconcile_runs_every_site_and_repairs_records(runners, farm):
+    ret = run(runners, "jetson.reconcile")
+    assert ret.returncode == 0, ret
+    assert set(ret.data["sites"]) == {"site01"}
+    assert isinstance(ret.data["records"], list) and ret.data["records"]
