@@ -21,11 +21,11 @@ def enroll(inventory, ops, board_name):
             "identity": stored}
 
 
-def reconcile(conn_factory, inventory, ops, site_states):
+def reconcile(conn_factory, inventory, ops):
     """Every site's ``jetson_rootfs.reconcile``, then the runner's records repaired to match."""
     done = {}
     for site in inventory.sites.values():
         done[site.name] = ops.call(site.minion, "jetson_rootfs.reconcile", timeout=900)
     with conn_factory() as conn:
-        records = status_core.repair(conn, inventory, site_states())
+        records = status_core.repair(conn, inventory, status_core.site_states(inventory, ops))
     return {"sites": done, "records": records or ["nothing to repair"]}

@@ -8,7 +8,9 @@ import contextlib
 import logging
 
 import salt.client
+import salt.key
 import salt.utils.event
+import salt.utils.files
 
 from jetson_farm.errors import JetsonError
 
@@ -88,3 +90,29 @@ class SaltOps:
             return set()
         returns = self._client().cmd(sorted(minions), "test.ping", tgt_type="list", timeout=timeout)
         return {minion for minion, value in returns.items() if value is True}
+
+    def jetson_pillar(self, show_pillar, memo):
+        """``(jetson pillar, minion id)`` as the master compiles it, or ``({}, None)``.
+
+        Tries the master opt ``jetson_pillar_minion`` alone if set; else the minion remembered
+        in the file ``memo``, the master's own id, then every accepted minion (the first that
+        has the pillar is remembered: compiling every minion's pillar is slow).
+        """
+        wanted = self.opts.get("jetson_pillar_minion")
+        candidates = [wanted] if wanted else []
+        if not wanted:
+            try:
+                with salt.utils.files.fopen(memo) as handle:
+                    candidates.append(handle.read().strip())
+            except OSError:
+                pass
+            accepted = salt.key.get_key(self.opts).list_status("accepted").get("minions", [])
+            candidates += [self.opts["id"], *sorted(accepted)]
+        for minion in dict.fromkeys(c for c in candidates if c):
+            pillar = show_pillar(minion)
+            if isinstance(pillar, dict) and pillar.get("jetson"):
+                if not wanted and candidates[0] != minion:
+                    with salt.utils.files.fopen(memo, "w") as handle:
+                        handle.write(minion)
+                return pillar["jetson"], minion
+        return {}, None

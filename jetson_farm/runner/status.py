@@ -1,6 +1,25 @@
 """One row per board, from the site's state files, the runner's records and minion presence."""
 
+import logging
+
+from jetson_farm.errors import JetsonError
 from jetson_farm.runner import history, leases, quarantine
+
+log = logging.getLogger(__name__)
+
+
+def site_states(inventory, ops):
+    """``{board: state}`` from every site's ``jetson_rootfs.state``; an unreachable site gives none."""
+    states = {}
+    for site in inventory.sites.values():
+        try:
+            value = ops.call(site.minion, "jetson_rootfs.state", timeout=30)
+        except JetsonError as err:
+            log.warning("site %s: no state: %s", site.name, err)
+            continue
+        if isinstance(value, dict):
+            states.update({board: state for board, state in value.items() if isinstance(state, dict)})
+    return states
 
 
 def board_row(board, site_state, lease, quarantined, session, last, present):

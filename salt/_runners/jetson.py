@@ -11,9 +11,6 @@ master's own id, else the first accepted minion that has it). Every function tha
 import logging
 import os
 
-import salt.key
-import salt.utils.files
-
 from jetson_farm.errors import JetsonError
 from jetson_farm.inventory import Inventory
 from jetson_farm.runner import admin, history, leases
@@ -48,27 +45,8 @@ def _failed(message, **data):
 
 def _raw_pillar():
     """The ``jetson`` pillar as the master compiles it, and the minion id it was compiled for."""
-    wanted = __opts__.get("jetson_pillar_minion")
-    if wanted:
-        candidates = [wanted]
-    else:
-        # Remember which minion had it last time: compiling every minion's pillar is slow.
-        memo = os.path.join(os.path.dirname(_db().path), "pillar_minion")
-        try:
-            with salt.utils.files.fopen(memo) as handle:
-                candidates = [handle.read().strip()]
-        except OSError:
-            candidates = []
-        accepted = salt.key.get_key(__opts__).list_status("accepted").get("minions", [])
-        candidates += [__opts__["id"], *sorted(accepted)]
-    for minion in dict.fromkeys(c for c in candidates if c):
-        pillar = __salt__["pillar.show_pillar"](minion)
-        if isinstance(pillar, dict) and pillar.get("jetson"):
-            if not wanted and candidates[0] != minion:
-                with salt.utils.files.fopen(memo, "w") as handle:
-                    handle.write(minion)
-            return pillar["jetson"], minion
-    return {}, None
+    memo = os.path.join(os.path.dirname(_db().path), "pillar_minion")
+    return SaltOps(__opts__).jetson_pillar(__salt__["pillar.show_pillar"], memo)
 
 
 def _inventory():
@@ -186,23 +164,6 @@ def step(board=None, step=None, kind="switch", image="", user="", **kwargs):  # 
 # -- reading -----------------------------------------------------------------------------------
 
 
-def _site_states(inventory, ops):
-    """``{board: state}`` from every site's ``jetson_rootfs.state``; unreachable sites give none."""
-    states = {}
-    for site in inventory.sites.values():
-        try:
-            value = ops.call(site.minion, "jetson_rootfs.state", timeout=30)
-        except JetsonError as err:
-            log.warning("site %s: no state: %s", site.name, err)
-            continue
-        if isinstance(value, dict):
-            boards = value.get("boards", value)
-            states.update({b: s for b, s in boards.items() if isinstance(s, dict)})
-        elif isinstance(value, list):
-            states.update({s["board"]: s for s in value if isinstance(s, dict) and "board" in s})
-    return states
-
-
 def status():
     """
     One row per board: image, owner, user, state (up, down, switching, quarantined, failed),
@@ -217,7 +178,7 @@ def status():
     try:
         inventory = _inventory()
         ops = SaltOps(__opts__)
-        states = _site_states(inventory, ops)
+        states = status_core.site_states(inventory, ops)
         present = ops.answering({b.minion for b in inventory.boards.values()})
         with _db().connect() as conn:
             return status_core.assemble(conn, inventory, states, present)
@@ -326,7 +287,7 @@ def reconcile():
     try:
         inventory = _inventory()
         ops = SaltOps(__opts__)
-        return admin.reconcile(_db().connect, inventory, ops, lambda: _site_states(inventory, ops))
+        return admin.reconcile(_db().connect, inventory, ops)
     except JetsonError as err:
         return _failed(str(err))
 
