@@ -12,13 +12,9 @@ import salt.key
 import salt.utils.event
 import salt.utils.files
 
-from jetson_farm.errors import JetsonError
+from jetson_farm.runner.site import MinionError
 
 log = logging.getLogger(__name__)
-
-
-class MinionError(JetsonError):
-    """A minion answered a call with an error, or did not answer."""
 
 
 class SaltOps:
@@ -48,8 +44,10 @@ class SaltOps:
 
     def try_call(self, minion, fun, *args, timeout=5, **kwargs):
         """``(answered, value)``: like :meth:`call`, but a silent minion is an answer too."""
+        # A minion that is not connected would otherwise cost the master's gather_job_timeout
+        # (10 s) on top of ``timeout``: it is asked whether it still runs the job.
         returns = self._client().cmd(minion, fun, arg=list(args), kwarg=kwargs or None,
-                                     timeout=timeout, full_return=True)
+                                     timeout=timeout, full_return=True, gather_job_timeout=1)
         answer = returns.get(minion)
         if not isinstance(answer, dict):
             return False, None
@@ -88,7 +86,8 @@ class SaltOps:
         """Those of ``minions`` that answer ``test.ping`` within ``timeout`` seconds."""
         if not minions:
             return set()
-        returns = self._client().cmd(sorted(minions), "test.ping", tgt_type="list", timeout=timeout)
+        returns = self._client().cmd(sorted(minions), "test.ping", tgt_type="list", timeout=timeout,
+                                     gather_job_timeout=1)
         return {minion for minion, value in returns.items() if value is True}
 
     def jetson_pillar(self, show_pillar, memo):

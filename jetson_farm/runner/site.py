@@ -6,12 +6,16 @@ The site modules (jetson_nfs, jetson_rootfs, jetson_power) are called through th
 
 import logging
 
-from jetson_farm.errors import Refused
+from jetson_farm.errors import JetsonError, Refused
 
 log = logging.getLogger(__name__)
 
 SITE_TIMEOUT = 120
 SWAP_TIMEOUT = 900  # a rename costs nothing, but injection and a first-time fsync may take a while
+
+
+class MinionError(JetsonError):
+    """A minion answered a call with an error, or did not answer."""
 
 
 class SiteCalls:
@@ -48,9 +52,12 @@ class SiteCalls:
         status = self.call("jetson_power.status", self.board.name)
         return status.get("power", "unknown") if isinstance(status, dict) else str(status)
 
+    def capabilities_report(self):
+        report = self.call("jetson_power.capabilities", self.board.name)
+        return report if isinstance(report, dict) else {}
+
     def capabilities(self):
-        caps = self.call("jetson_power.capabilities", self.board.name)
-        return set(caps.get("actions") or ()) if isinstance(caps, dict) else set()
+        return set(self.capabilities_report().get("actions") or ())
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -59,9 +66,13 @@ class SiteCalls:
         if self.driver == "salt":
             answered, _ = self.ops.try_call(self.board.minion, "system.reboot", timeout=10)
             return {"stop": "system.reboot" if answered else "system.reboot: no answer (already down?)"}
-        if "status" in self.capabilities() and self.power_status() == "off":
-            return {"stop": "already powered off"}
-        return {"stop": "jetson_power.reboot", "power": self.call("jetson_power.reboot", self.board.name)}
+        try:
+            return {"stop": "jetson_power.reboot", "power": self.call("jetson_power.reboot", self.board.name)}
+        except MinionError:
+            if self.capabilities_report().get("reboot"):
+                raise
+            # A driver that cannot stop the board (wol): step 2 waits for it to go down.
+            return {"stop": f"driver {self.driver} cannot stop the board; waiting for it to go down"}
 
     def ensure_down(self):
         """Step 2: no NFS session and no ping, escalating to a hard off where the driver can."""
@@ -82,19 +93,22 @@ class SiteCalls:
                                   switch_id=switch_id, timeout=SWAP_TIMEOUT)}
 
     def start(self, parked):
-        """Step 6: power on where the board is off; a board that is on got here without its
+        """Step 6: power on where the board is off. A board that is on got here without its
         nfsroot (it restarted while unexported), so a driver with hard power cycles it."""
-        caps = self.capabilities()
-        if self.driver == "salt" or not caps & {"on", "cycle", "off"}:
+        if self.driver == "salt":
             return {"start": "the board restarts by itself after its soft reboot"}
-        power = self.power_status() if "status" in caps else "unknown"
+        power = self.power_status()
         if parked:
-            if power != "off" and "off" in caps:
+            if power != "off" and "off" in self.capabilities():
                 return {"start": "parked: powered off",
                         "power": self.call("jetson_power.off", self.board.name)}
             return {"start": "parked: left as it is"}
-        if power == "off" and "on" in caps:
+        if power == "off":
             return {"start": "powered on", "power": self.call("jetson_power.on", self.board.name)}
+        caps = self.capabilities()
         if "cycle" in caps:
             return {"start": "power cycled", "power": self.call("jetson_power.cycle", self.board.name)}
-        return {"start": f"left as it is (power {power})"}
+        if "on" in caps:
+            return {"start": f"powered on (power was {power})", "power": self.call("jetson_power.on",
+                                                                                   self.board.name)}
+        return {"start": f"left as it is (power {power}, driver {self.driver})"}

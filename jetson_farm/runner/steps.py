@@ -222,12 +222,14 @@ class Switcher:
         deadline = clock + board.boot_timeout
         with self.ops.minion_starts(board.minion) as started:
             while True:
-                answered, marker = self.ops.try_call(board.minion, "grains.get", "jetson_marker", timeout=3)
+                answered, marker = self.ops.try_call(board.minion, "grains.get", "jetson_marker", timeout=2)
                 if answered and isinstance(marker, dict) and marker.get("switch_id") == switch_id:
                     return round(time.monotonic() - clock, 3)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
+                # Until the minion (re)starts there is nothing new to ask; its start event ends
+                # the wait early, and a start missed while polling is still in the queue.
                 started(min(remaining, self.poll))
 
     def roll_back(self, board, session):
