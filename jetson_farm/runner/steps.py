@@ -222,7 +222,7 @@ class Switcher:
         deadline = clock + board.boot_timeout
         with self.ops.minion_starts(board.minion) as started:
             while True:
-                answered, marker = self.ops.try_call(board.minion, "grains.get", "jetson_marker", timeout=2)
+                answered, marker = self.ops.try_call(board.minion, "grains.get", "jetson_marker", timeout=1)
                 if answered and isinstance(marker, dict) and marker.get("switch_id") == switch_id:
                     return round(time.monotonic() - clock, 3)
                 remaining = deadline - time.monotonic()
