@@ -4,7 +4,6 @@
 """
 
 import hashlib
-import logging
 import os
 import stat
 
@@ -92,7 +91,3 @@ def test_manifest_sees_content_modes_and_links(tmp_path):
     assert manifest(root) != before
 
 
-def quiet_salt_log_flush():
-    """Salt's logging flushes queued records into pytest's closed streams at exit; the records
-    our code logs on purpose (warnings of a refused path) must not show up as errors there."""
-    logging.raiseExceptions = False

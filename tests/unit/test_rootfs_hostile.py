@@ -12,13 +12,7 @@ from tests.unit.test_rootfs_helpers import (
     make_site,
     manifest,
     not_exported,
-    quiet_salt_log_flush,
 )
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _quiet_logs():
-    quiet_salt_log_flush()
 
 
 @pytest.fixture
