@@ -1,11 +1,13 @@
 """The modules through Salt's real loader, in this process (no daemons)."""
 
 import json
+import pathlib
+import uuid
 
 import pytest
 from saltfactories.utils.functional import Loaders
 
-from tests.conftest import SALT_DIR
+from tests.conftest import SALT_DIR, make_pillar
 
 
 @pytest.fixture
@@ -40,3 +42,19 @@ def modules(loaders):
 @pytest.fixture
 def states(loaders):
     return loaders.states
+
+
+@pytest.fixture
+def exports_file():
+    """A kernel-backend exports file of this test's own, removed afterwards."""
+    path = pathlib.Path(f"/etc/exports.d/jetson-test-{uuid.uuid4().hex[:8]}.exports")
+    yield path
+    path.unlink(missing_ok=True)
+
+
+def kernel_pillar(farm_dir, exports_file):
+    """The farm's pillar on the kernel backend with ``exports_file``, every nfsroot made."""
+    pillar = make_pillar(farm_dir, exports_file=str(exports_file))
+    for board in pillar["boards"].values():
+        pathlib.Path(board["nfsroot"]).mkdir()
+    return pillar

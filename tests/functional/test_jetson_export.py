@@ -3,27 +3,16 @@
 import json
 import pathlib
 import subprocess
-import uuid
 
 import pytest
 
 from jetson_farm.inventory import Inventory
-from tests.conftest import make_pillar
-
-
-@pytest.fixture
-def exports_file():
-    path = pathlib.Path(f"/etc/exports.d/jetson-test-{uuid.uuid4().hex[:8]}.exports")
-    yield path
-    path.unlink(missing_ok=True)
+from tests.functional.conftest import kernel_pillar
 
 
 @pytest.fixture
 def pillar(farm_dir, exports_file):
-    pillar = make_pillar(farm_dir, exports_file=str(exports_file))
-    for board in pillar["boards"].values():
-        pathlib.Path(board["nfsroot"]).mkdir()
-    return pillar
+    return kernel_pillar(farm_dir, exports_file)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import hashlib
 import json
 import pathlib
 import subprocess
-import uuid
 
 import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
@@ -18,6 +17,7 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 from jetson_farm.inventory import Inventory
 from jetson_farm.nfs import backend_for
 from tests.conftest import make_pillar
+from tests.functional.conftest import kernel_pillar
 
 ETC_EXPORTS = pathlib.Path("/etc/exports")
 
@@ -43,18 +43,8 @@ def _digest(path):
 
 
 @pytest.fixture
-def exports_file():
-    path = pathlib.Path(f"/etc/exports.d/jetson-test-{uuid.uuid4().hex[:8]}.exports")
-    yield path
-    path.unlink(missing_ok=True)
-
-
-@pytest.fixture
 def pillar(farm_dir, exports_file):
-    pillar = make_pillar(farm_dir, exports_file=str(exports_file))
-    for board in pillar["boards"].values():
-        pathlib.Path(board["nfsroot"]).mkdir()
-    return pillar
+    return kernel_pillar(farm_dir, exports_file)
 
 
 @pytest.fixture(autouse=True)

@@ -7,23 +7,13 @@ import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from jetson_farm import marker
-from jetson_farm.layout import SiteLayout
 from tests.conftest import SSH_KEY_ALICE
-from tests.unit.test_rootfs_helpers import make_rootfs, manifest
+from tests.unit.test_rootfs_helpers import manifest, seed_store
 
 
 @pytest.fixture
 def store(loaders, pillar):
-    layout = SiteLayout(pillar["sites"]["site01"]["root"])
-    layout.ensure()
-    for image in ("alice/cuda-dev", "bob/private"):
-        make_rootfs(layout.image_path(image))
-    identity = layout.identity_dir("jtk1")
-    os.makedirs(identity)
-    for name in ("minion.pem", "minion.pub"):
-        with open(os.path.join(identity, name), "w") as handle:
-            handle.write(f"{name} of jtk1\n")
-    return layout
+    return seed_store(pillar["sites"]["site01"]["root"])
 
 
 def test_the_module_loads_with_its_functions(modules, store):

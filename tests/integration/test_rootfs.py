@@ -5,23 +5,12 @@ import os
 import pytest
 
 from jetson_farm import marker
-from jetson_farm.layout import SiteLayout
-from tests.unit.test_rootfs_helpers import make_rootfs, manifest
+from tests.unit.test_rootfs_helpers import manifest, seed_store
 
 
 @pytest.fixture
 def store(farm):
-    root = farm.pillar["sites"]["site01"]["root"]
-    layout = SiteLayout(root)
-    layout.ensure()
-    for image in ("alice/cuda-dev", "bob/private"):
-        make_rootfs(layout.image_path(image))
-    identity = layout.identity_dir("jtk1")
-    os.makedirs(identity)
-    for name in ("minion.pem", "minion.pub"):
-        with open(os.path.join(identity, name), "w") as handle:
-            handle.write(f"{name} of jtk1\n")
-    return layout
+    return seed_store(farm.pillar["sites"]["site01"]["root"])
 
 
 def test_swap_and_park_through_the_master(farm, store):

@@ -8,6 +8,7 @@ import os
 import stat
 
 from jetson_farm.inventory import Inventory
+from jetson_farm.layout import SiteLayout
 from jetson_farm.rootfs import RootfsSite
 
 
@@ -91,3 +92,17 @@ def test_manifest_sees_content_modes_and_links(tmp_path):
     assert manifest(root) != before
 
 
+
+
+def seed_store(root):
+    """A store at ``root`` with alice/cuda-dev, bob/private and jtk1's identity; its layout."""
+    layout = SiteLayout(root)
+    layout.ensure()
+    for image in ("alice/cuda-dev", "bob/private"):
+        make_rootfs(layout.image_path(image))
+    identity = layout.identity_dir("jtk1")
+    os.makedirs(identity)
+    for name in ("minion.pem", "minion.pub"):
+        with open(os.path.join(identity, name), "w") as handle:
+            handle.write(f"{name} of jtk1\n")
+    return layout
