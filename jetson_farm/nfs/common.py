@@ -199,3 +199,30 @@ def check_export_path(path):
         raise NfsError(f"nfsroot {path!r} holds a character no exports file can carry")
     if not os.path.isdir(path):
         raise NfsError(f"nfsroot {path} is not a directory on this server; nothing was exported")
+
+
+class OwnedFileBackend:
+    """What both backends share: every change to exports runs under the lock of the one file the
+    backend owns, so parallel switches of several boards never lose a line of it.
+
+    A backend sets ``owned_file`` and implements ``_export``/``_unexport(board, test)``.
+    """
+
+    owned_file = None
+
+    def export(self, board, test=False):
+        """Export ``board.nfsroot`` to the site's clients, live and in the owned file.
+
+        With ``test``, change nothing and report what would change.
+        """
+        check_export_path(board.nfsroot)
+        with owned_file_lock(self.owned_file):
+            return self._export(board, test)
+
+    def unexport(self, board, test=False):
+        """Withdraw ``board.nfsroot`` from every client, live and from the owned file.
+
+        With ``test``, change nothing and report what would change.
+        """
+        with owned_file_lock(self.owned_file):
+            return self._unexport(board, test)

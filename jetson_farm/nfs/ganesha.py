@@ -67,13 +67,17 @@ def render_conf(blocks):
     return HEADER + "".join("\n" + blocks[board] for board in sorted(blocks))
 
 
-class GaneshaBackend:
-    """Exports through a running NFS-Ganesha. ``nfs`` is the site's NfsConfig."""
+class GaneshaBackend(common.OwnedFileBackend):
+    """Exports through a running NFS-Ganesha (AddExport/UpdateExport/RemoveExport over DBus).
+
+    ``nfs`` is the site's NfsConfig; the owned file is its ``ganesha_conf``.
+    """
 
     name = "ganesha"
 
     def __init__(self, nfs):
         self.nfs = nfs
+        self.owned_file = nfs.ganesha_conf
         self.bus = GaneshaDbus(getattr(nfs, "ganesha_dbus", "") or "")
 
     def configured(self):
@@ -100,15 +104,6 @@ class GaneshaBackend:
 
     def _write(self, blocks):
         common.write_atomically(self.nfs.ganesha_conf, render_conf(blocks))
-
-    def export(self, board, test=False):
-        """Write the board's block and make Ganesha serve it (AddExport, or UpdateExport if it changed).
-
-        With ``test``, change nothing and report what would change.
-        """
-        common.check_export_path(board.nfsroot)
-        with common.owned_file_lock(self.nfs.ganesha_conf):
-            return self._export(board, test)
 
     def _export(self, board, test):
         result = common.Result(board=board.name, path=board.nfsroot)
@@ -153,14 +148,6 @@ class GaneshaBackend:
 
     def _restore(self, old_text):
         common.write_atomically(self.nfs.ganesha_conf, old_text if old_text is not None else HEADER)
-
-    def unexport(self, board, test=False):
-        """Remove every live export of the board's nfsroot (RemoveExport), then its block.
-
-        With ``test``, change nothing and report what would change.
-        """
-        with common.owned_file_lock(self.nfs.ganesha_conf):
-            return self._unexport(board, test)
 
     def _unexport(self, board, test):
         result = common.Result(board=board.name, path=board.nfsroot)

@@ -73,13 +73,17 @@ def warnings_of(completed, what):
     return [f"{what}: {line.strip()}" for line in completed.stderr.splitlines() if line.strip()]
 
 
-class KernelBackend:
-    """Exports through the kernel NFS server. ``nfs`` is the site's NfsConfig."""
+class KernelBackend(common.OwnedFileBackend):
+    """Exports through the kernel NFS server (``exportfs``), each with the board's stable fsid.
+
+    ``nfs`` is the site's NfsConfig; the owned file is its ``exports_file``.
+    """
 
     name = "kernel"
 
     def __init__(self, nfs, etab=ETAB):
         self.nfs = nfs
+        self.owned_file = nfs.exports_file
         self.etab = etab
 
     # -- reading ---------------------------------------------------------------------------
@@ -135,15 +139,6 @@ class KernelBackend:
         ours = entry is not None and entry[:2] == (board.nfsroot, self.nfs.clients)
         return self._serves(clients, wanted) and (self.nfs.clients in clients or ours)
 
-    def export(self, board, test=False):
-        """Export ``board.nfsroot`` to the site's clients with its stable fsid, live and in the file.
-
-        With ``test``, change nothing and report what would change.
-        """
-        common.check_export_path(board.nfsroot)
-        with common.owned_file_lock(self.nfs.exports_file):
-            return self._export(board, test)
-
     def _export(self, board, test):
         result = common.Result(board=board.name, path=board.nfsroot)
         wanted = board_options(self.nfs, board)
@@ -176,14 +171,6 @@ class KernelBackend:
         # A failed 'exportfs -o' can still leave its entry in etab (e.g. a path it cannot stat).
         if self.nfs.clients in self.live().get(path, {}):
             common.run(["exportfs", "-u", target])
-
-    def unexport(self, board, test=False):
-        """Withdraw ``board.nfsroot`` from every client, live and from the file.
-
-        With ``test``, change nothing and report what would change.
-        """
-        with common.owned_file_lock(self.nfs.exports_file):
-            return self._unexport(board, test)
 
     def _unexport(self, board, test):
         result = common.Result(board=board.name, path=board.nfsroot)
