@@ -187,9 +187,9 @@ def sync_modules(config):
 def enroll_boards(config):
     """Give each board without one a minion key pair, accepted on the master.
 
-    Through the runner (``salt-run jetson.enroll board=...``: wheel key.gen_accept, pair stored
-    by the site minion) where it exists; else generated here and written into the master's
-    pki_dir. Boards keep their identity across ``up``.
+    Through the runner (``salt-run jetson.enroll board=...``: the pair made on the site, its
+    public key accepted on the master) where it exists; else generated here and written into the
+    master's pki_dir. Boards keep their identity across ``up``.
     """
     todo = [b for b in config.boards
             if not (config.site_root / "boards" / b / "identity" / "minion.pem").is_file()]

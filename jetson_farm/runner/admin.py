@@ -7,18 +7,20 @@ from jetson_farm.runner import status as status_core
 log = logging.getLogger(__name__)
 
 
-def enroll(inventory, ops, board_name):
-    """Generate and accept the board's minion key; store the pair in its identity folder on its site.
+def enroll(inventory, ops, board_name, renew=False):
+    """Have the board's site make its minion key pair in place; accept the public half on the master.
 
-    The pair outlives every image: each swap injects it into the rootfs at the board's nfsroot.
+    The private key never leaves the site (no job argument or return carries it). The pair
+    outlives every image: each swap injects it into the rootfs at the board's nfsroot.
     """
     board = inventory.board(board_name)
     site = inventory.site(board.site)
-    pub, priv = ops.accept_new_key(board.minion)
-    stored = ops.call(site.minion, "jetson_switch.store_identity", board.name, pub, priv, timeout=60)
-    log.info("enrolled board %s: minion %s accepted, key pair on %s", board.name, board.minion, site.minion)
+    identity = ops.call(site.minion, "jetson_switch.ensure_identity", board.name, renew=renew, timeout=60)
+    ops.accept_key(board.minion, identity["pub"])
+    log.info("enrolled board %s: minion %s accepted, key pair on %s (%s)", board.name, board.minion,
+             site.minion, "new" if identity["created"] else "kept")
     return {"board": board.name, "minion": board.minion, "accepted": True, "site": site.minion,
-            "identity": stored}
+            "identity": identity["path"], "new_key": identity["created"]}
 
 
 def reconcile(conn_factory, inventory, ops):

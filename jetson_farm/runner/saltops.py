@@ -8,6 +8,8 @@ import contextlib
 import logging
 
 import salt.client
+import salt.crypt
+import salt.exceptions
 import salt.key
 import salt.utils.event
 import salt.utils.files
@@ -72,15 +74,22 @@ class SaltOps:
         finally:
             bus.destroy()
 
-    def accept_new_key(self, minion):
-        """Generate a minion key pair and accept its public half on the master: ``(pub, priv)``."""
-        import salt.wheel
+    def accept_key(self, minion, pub):
+        """Accept the PEM public key ``pub`` for ``minion`` on the master, as ``salt-key -a`` does.
 
-        keys = salt.wheel.WheelClient(self.opts).cmd("key.gen_accept", [minion], kwarg={"force": True},
-                                                    print_event=False)
-        if not isinstance(keys, dict) or "pub" not in keys or "priv" not in keys:
-            raise MinionError(f"key.gen_accept {minion} returned no key pair: {keys!r}")
-        return keys["pub"], keys["priv"]
+        The key is put in the pending bucket, then accepted through :class:`salt.key.Key` (which
+        checks it and fires ``salt/key``); any key held for ``minion`` before is replaced.
+        """
+        try:
+            salt.crypt.PublicKey.from_str(pub)
+        except (salt.exceptions.InvalidKeyError, TypeError, ValueError) as err:
+            raise MinionError(f"the public key given for {minion} is not a PEM public key: {err}") from None
+        with salt.key.Key(self.opts) as keys:
+            keys.cache.store("keys", minion, {"pub": pub, "state": "pending"})
+            keys.accept(match_dict={keys.PEND: [minion]})
+            accepted = keys.list_status("accepted").get(keys.ACC, [])
+        if minion not in accepted:
+            raise MinionError(f"the master did not accept the key of {minion}")
 
     def answering(self, minions, timeout=3):
         """Those of ``minions`` that answer ``test.ping`` within ``timeout`` seconds."""

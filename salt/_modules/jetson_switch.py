@@ -1,13 +1,13 @@
 """Execution module ``jetson_switch``: what the switch orchestration needs on a site server.
 
-Today one function, ``store_identity``, used by ``salt-run jetson.enroll``.
+Today one function, ``ensure_identity``, used by ``salt-run jetson.enroll``.
 """
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from jetson_farm.errors import JetsonError
 from jetson_farm.pillar import site_context
-from jetson_farm.runner.identity_store import store_identity as store_identity_core
+from jetson_farm.runner.identity_store import ensure_identity as ensure_identity_core
 
 __virtualname__ = "jetson_switch"
 
@@ -16,29 +16,31 @@ def __virtual__():
     return __virtualname__
 
 
-def store_identity(board, pub, priv):
+def ensure_identity(board, renew=False):
     """
-    Store a board's minion key pair in ``<root>/boards/<board>/identity/`` (minion.pem 0600).
+    Make the board's minion key pair in ``<root>/boards/<board>/identity/`` if it has none, and
+    return its public key. The private key (minion.pem, 0600) never leaves this server.
 
     CLI Example:
 
     .. code-block:: bash
 
-        salt site01 jetson_switch.store_identity jtk1 "$(cat minion.pub)" "$(cat minion.pem)"
+        salt site01 jetson_switch.ensure_identity jtk1
+        salt site01 jetson_switch.ensure_identity jtk1 renew=True
 
     board
         The board, as in pillar ``jetson:boards``; it must be served by this site.
-    pub
-        The PEM public key.
-    priv
-        The PEM private key.
+    renew
+        Replace an existing pair with a new one (default: keep it).
     """
-    if not board or not pub or not priv:
-        raise SaltInvocationError("board, pub and priv are required")
+    if not board or not isinstance(board, str):
+        raise SaltInvocationError("board is required")
+    if not isinstance(renew, bool):
+        raise SaltInvocationError(f"renew must be True or False, not {renew!r}")
     try:
         inventory, site = site_context({"jetson": __pillar__.get("jetson", {})}, __opts__["id"])
         if inventory.board(board).site != site.name:
             raise SaltInvocationError(f"board {board} is not served by site {site.name}")
-        return store_identity_core(site.root, board, pub, priv)
+        return ensure_identity_core(site.root, board, renew=renew)
     except JetsonError as err:
         raise CommandExecutionError(str(err)) from err

@@ -292,25 +292,31 @@ def reconcile():
         return _failed(str(err))
 
 
-def enroll(board=None):
+def enroll(board=None, renew=False):
     """
-    Generate and accept the board's minion key on the master (wheel ``key.gen_accept``) and
-    store the pair in ``<root>/boards/<board>/identity/`` on its site server (minion.pem 0600).
+    Have the board's site server make its minion key pair in ``<root>/boards/<board>/identity/``
+    (minion.pem 0600, kept if there) and accept its public key on the master. The private key
+    never travels through Salt's job system.
 
     CLI Example:
 
     .. code-block:: bash
 
         salt-run jetson.enroll board=jtk1
+        salt-run jetson.enroll board=jtk1 renew=True
 
     board
         The board, as in pillar ``jetson:boards``.
+    renew
+        Replace the board's key pair with a new one (default: keep an existing pair).
     """
     missing = _missing(board=board)
     if missing:
         return missing
+    if not isinstance(renew, bool):
+        return _failed(f"renew= must be True or False, not {renew!r}")
     try:
-        return admin.enroll(_inventory(), SaltOps(__opts__), board)
+        return admin.enroll(_inventory(), SaltOps(__opts__), board, renew=renew)
     except JetsonError as err:
         return _failed(str(err))
 

@@ -39,6 +39,14 @@ def salt_master(salt_factories, pillar_tree):
         yield factory
 
 
+@pytest.fixture(scope="module")
+def runners(salt_master):
+    """The session master with the repo's runners synced (``salt-run saltutil.sync_all``)."""
+    ret = salt_master.salt_run_cli(timeout=120).run("saltutil.sync_all")
+    assert ret.returncode == 0, ret
+    return salt_master
+
+
 @pytest.fixture(scope="session")
 def site_minion(salt_master):
     factory = salt_master.salt_minion_daemon("site01", overrides={"log_level_logfile": "info"})

@@ -1,20 +1,11 @@
 """Runner ``jetson`` on the session master: check, flash_command, quarantine, leases, history,
-enroll, and the orchestration's refusals of bad input (nothing changed)."""
+and the orchestration's refusals of bad input (nothing changed). Enrolment: test_enroll.py."""
 
 import json
-import os
-import stat
 
 import pytest
 
 from tests.conftest import make_pillar
-
-
-@pytest.fixture(scope="module")
-def runners(salt_master):
-    ret = salt_master.salt_run_cli(timeout=120).run("saltutil.sync_all")
-    assert ret.returncode == 0, ret
-    return salt_master
 
 
 def run(master, fun, *args, **kwargs):
@@ -98,23 +89,6 @@ def test_sessions_and_leases_answer_when_empty(runners, farm):
     bad = run(runners, "jetson.sessions", "since=yesterday")
     assert bad.returncode == 1
     assert "since='yesterday' is not an ISO date" in bad.stdout
-
-
-def test_enroll_accepts_the_key_and_stores_the_pair_on_the_site(runners, farm):
-    ret = run(runners, "jetson.enroll", "board=jtk2")
-    assert ret.returncode == 0, ret
-    assert "PRIVATE KEY" not in ret.stdout
-    identity = farm.dir / "root" / "boards" / "jtk2" / "identity"
-    pem, pub = identity / "minion.pem", identity / "minion.pub"
-    assert stat.S_IMODE(os.stat(pem).st_mode) == 0o600
-    assert pem.read_text().startswith("-----BEGIN")
-    accepted = runners.config["pki_dir"] + "/minions/jtk2"
-    with open(accepted) as handle:
-        assert handle.read().strip() == pub.read_text().strip()
-    keys = run(runners, "jetson.enroll", "board=nosuch")
-    assert keys.returncode == 1
-    assert "unknown board 'nosuch'" in keys.stdout
-    os.remove(accepted)
 
 
 def test_the_farm_pillar_is_the_one_from_make_pillar(farm):
