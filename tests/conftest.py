@@ -25,6 +25,21 @@ SSH_KEY_ALICE = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAliceAliceAliceAliceAliceA
 SSH_KEY_BOB = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBobBobBobBobBobBobBobBobBobBobBobBobBob00 bob@laptop"
 
 
+TIERS = {"integration": REPO / "tests" / "integration", "e2e": REPO / "tests" / "e2e"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Mark every test by its tier folder, so ``-m "not integration"`` deselects that tier.
+
+    (A ``pytestmark`` in a conftest.py marks nothing: pytest reads it from test modules only.)
+    """
+    for item in items:
+        for marker, folder in TIERS.items():
+            if item.path.is_relative_to(folder):
+                item.add_marker(marker)
+
+
 @pytest.fixture
 def farm_dir():
     """A fresh folder holding a site's root and the boards' nfsroots, on one file system."""

@@ -1,6 +1,7 @@
 """A real salt-master and site-server minion (pytest-salt-factories), shared by the session.
 
 Each test writes its own ``jetson`` pillar with the ``farm`` fixture; the daemons stay up.
+Every test here is marked ``integration`` by tests/conftest.py.
 """
 
 import json
@@ -8,8 +9,6 @@ import json
 import pytest
 
 from tests.conftest import SALT_DIR, make_pillar
-
-pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="session")
