@@ -26,7 +26,7 @@ TRASH_PREFIX = ".trash-"
 
 def now():
     """The current UTC time, ISO 8601 to the second (how the journal records times)."""
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 def fsync_dir(path):

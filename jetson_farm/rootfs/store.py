@@ -111,7 +111,7 @@ def _parse_time(value, where):
     except ValueError:
         raise JetsonError(f"{where}: {value!r} is not an ISO 8601 time") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
+        moment = moment.replace(tzinfo=datetime.UTC)
     return moment
 
 
@@ -153,7 +153,7 @@ def set_bookings(site, bookings):
 
 def current_bookings(site, now=None):
     """The saved bookings that have not ended yet."""
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or datetime.datetime.now(datetime.UTC)
     saved = fsutil.read_json(os.path.join(site.layout.state_dir, "bookings.json"), default=[])
     return [b for b in saved if _parse_time(b["end"], "bookings.json") > now]
 

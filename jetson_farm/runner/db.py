@@ -62,7 +62,7 @@ def iso(stamp):
     """A UTC ISO-8601 string for an epoch stamp (None stays None), as the outputter shows it."""
     if stamp is None:
         return None
-    return datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.fromtimestamp(stamp, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(value):
@@ -77,7 +77,7 @@ def parse_time(value):
     except ValueError:
         raise ValueError(f"since={value!r} is not an ISO date or date-time (e.g. 2026-11-23T09:00)") from None
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=datetime.timezone.utc)
+        stamp = stamp.replace(tzinfo=datetime.UTC)
     return stamp.timestamp()
 
 

@@ -28,7 +28,7 @@ def site(pillar):
 
 
 def booking(image="alice/other", board="jtk2", user="alice", days=1):
-    start = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=days)
+    start = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=days)
     end = start + datetime.timedelta(hours=9)
     return {"image": image, "board": board, "user": user, "start": start.isoformat(),
             "end": end.isoformat()}
