@@ -15,6 +15,7 @@ import time
 import requests
 
 from calendar_bridge.errors import SaltError
+from jetson_farm.salt_noise import hide_salt_leak_warnings
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class LocalSalt:
                 import salt.runner
             except ImportError as err:
                 raise SaltError(f"salt.mode local: Salt is not importable here: {err}") from err
+            hide_salt_leak_warnings()
             try:
                 opts = salt.config.master_config(self.master_config)
             except Exception as err:  # Salt raises many types on an unreadable config
