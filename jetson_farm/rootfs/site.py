@@ -59,12 +59,18 @@ class RootfsSite:
                                      wait=STORE_LOCK_WAIT)
 
     def image_lock(self, image, shared=False):
-        """Held shared while an image is read (clone), exclusive while it is moved or removed."""
+        """Held shared while an image is read (clone), exclusive while it is moved or removed.
+        NotFound for an image that is nowhere, before its lock file is made: a name that was
+        only asked for leaves no file behind."""
         user, name = parse_image(image)
         folder = os.path.join(self.layout.state_dir, "images")
+        path = os.path.join(folder, f"{user}@{name}.lock")
+        slot = self.layout.image_path(image)
+        if not fsutil.exists(path) and not fsutil.exists(slot) and image not in self.placements():
+            raise NotFound(f"image {image} does not exist in the store ({slot}) nor at any nfsroot")
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        return fsutil.exclusive_lock(os.path.join(folder, f"{user}@{name}.lock"),
-                                     f"image {image} (being cloned, moved or removed)", shared=shared)
+        return fsutil.exclusive_lock(path, f"image {image} (being cloned, moved or removed)",
+                                     shared=shared)
 
     def load_state(self, board):
         state = fsutil.read_json(self.layout.state_file(board), default=None) or {}

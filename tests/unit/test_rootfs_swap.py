@@ -155,10 +155,17 @@ def test_bad_names_are_refused_before_any_path_is_built(site, board, image, mess
     assert not os.path.exists(site.layout.state_file("jtk1"))
 
 
-def test_a_missing_image_is_refused(site):
+def test_a_missing_image_is_refused_and_leaves_no_lock_file(site):
+    locks = os.path.join(site.layout.state_dir, "images")
+    before = sorted(os.listdir(locks)) if os.path.isdir(locks) else []
     with pytest.raises(JetsonError, match=r"image alice/nope does not exist in the store"):
         site.swap("jtk1", "alice/nope", is_exported=not_exported)
+    with pytest.raises(NotFound, match=r"image alice/nope does not exist"):
+        site.remove("alice/nope")
+    with pytest.raises(NotFound, match=r"image alice/nope does not exist"):
+        site.clone("alice/nope", "alice/copy")
     assert site.state("jtk1")["image"] is None
+    assert (sorted(os.listdir(locks)) if os.path.isdir(locks) else []) == before
 
 
 def test_another_users_image_is_refused(site):
