@@ -46,6 +46,9 @@ def render_block(nfs, board):
             "    Access_Type = None;\n"
             f"    Squash = {squash};\n"
             "    SecType = sys;\n"
+            # A swap writes into the exported tree behind the client's back; with the default
+            # 60 s attribute cache a booting board would not see the injected files.
+            "    Attr_Expiration_Time = 0;\n"
             + "".join(extra)
             + "    FSAL { Name = VFS; }\n"
             f"    CLIENT {{ Clients = {nfs.clients}; Access_Type = {access}; }}\n"

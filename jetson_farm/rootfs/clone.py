@@ -39,6 +39,17 @@ def _clone(site, src, dst, timeout):
     dst_path = site.layout.image_path(dst)
     if fsutil.exists(dst_path) or dst in site.placements():
         raise JetsonError(f"image {dst} already exists; remove it first or pick another name")
+    copy_into_store(site, src_path, dst, timeout=timeout, what=f"cloning {src} to {dst}")
+    log.info("cloned %s to %s", src, dst)
+    return {"image": dst, "source": src, "path": dst_path, "comment": f"cloned {src} to {dst}"}
+
+
+def copy_into_store(site, src_path, dst, timeout=None, what=None):
+    """Copy the tree ``src_path`` into the store as the new image ``dst`` (staging, then one
+    rename); nothing stays behind on failure. Also how a built image is registered."""
+    what = what or f"copying {src_path} to {dst}"
+    dst_path = site.layout.image_path(dst)
+    site.layout.ensure()
     with fsutil.staging_dir(site.layout.images_dir) as staging:
         target = os.path.join(staging, "image")
         cmd = ["cp", "-a", "--reflink=auto", "-T", "--", src_path, target]
@@ -46,12 +57,11 @@ def _clone(site, src, dst, timeout):
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
                                   timeout=timeout or CLONE_TIMEOUT)
         except subprocess.TimeoutExpired:
-            raise JetsonError(f"cloning {src} to {dst} took more than {timeout or CLONE_TIMEOUT}s; "
+            raise JetsonError(f"{what} took more than {timeout or CLONE_TIMEOUT}s; "
                               "nothing was kept") from None
         if proc.returncode != 0:
-            raise JetsonError(f"cloning {src} to {dst} failed (cp exited {proc.returncode}): "
+            raise JetsonError(f"{what} failed (cp exited {proc.returncode}): "
                               f"{proc.stderr.strip()[-500:]}")
         with site.store_lock():
             fsutil.move_in_place(target, dst_path, dst)
-    log.info("cloned %s to %s", src, dst)
-    return {"image": dst, "source": src, "path": dst_path, "comment": f"cloned {src} to {dst}"}
+    return dst_path

@@ -7,11 +7,15 @@ docs/reference/jetson_rootfs.md and docs/site-layout.md.
 """
 
 import logging
+import os
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
+import jetson_farm
 from jetson_farm.errors import InvalidName, JetsonError
-from jetson_farm.rootfs import RootfsSite
+from jetson_farm.rootfs import RootfsSite, chroot
+from jetson_farm.rootfs import build as build_core
+from jetson_farm.rootfs import recipe as recipe_core
 
 log = logging.getLogger(__name__)
 
@@ -278,3 +282,70 @@ def set_bookings(bookings):
     Returns ``{"bookings": count, "changed"}``.
     """
     return _call(_store().set_bookings, bookings)
+
+
+def build(recipe=None, image=None, release=None, arch=None, packages=None, files=None,
+          salt_version=None, mirror=None, force=False):
+    """Build an NFS-bootable image from scratch (debootstrap) and register it in the store.
+
+    The recipe is the pillar's ``jetson_recipes:<recipe>`` (or a mapping given here), with the
+    other arguments overriding its keys; docs/images.md describes it. Builds are cached in
+    ``/var/cache/jetson-farm`` (minion option ``jetson_build_cache``) by a hash of the recipe, so
+    a machine builds each recipe once. Progress goes to the log and, as events
+    ``jetson/image/build/<user>/<name>``, to the master.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt site01 jetson_rootfs.build nfs-base
+        salt site01 jetson_rootfs.build image=admin/nfs-base files='{"etc/motd": "hello\\n"}'
+
+    recipe
+        A recipe name of the pillar, or a recipe mapping.
+    image
+        The image it becomes, ``user/name``.
+    release, arch, mirror, packages, files, salt_version
+        As in the recipe: Debian release (bookworm), architecture (the site server's), Debian
+        mirror (the site's apt sources), extra packages, extra files ``{relpath: text}``, the
+        salt-minion version in the image (3008.3).
+    force
+        Build again even if the cache holds this recipe.
+
+    Returns ``{"image", "key", "cached", "changed", "build_seconds", "size_bytes", "path",
+    "comment"}``.
+    """
+    if isinstance(recipe, str):
+        recipes = __pillar__.get("jetson_recipes") or {}
+        if recipe not in recipes:
+            raise SaltInvocationError(f"jetson_rootfs: no recipe {recipe!r} in pillar jetson_recipes "
+                                      f"(known: {', '.join(sorted(recipes)) or 'none'})")
+        data = dict(recipes[recipe])
+    elif isinstance(recipe, dict) or recipe is None:
+        data = dict(recipe or {})
+    else:
+        raise SaltInvocationError("jetson_rootfs: recipe must be a pillar recipe name or a mapping")
+    given = {"image": image, "release": release, "arch": arch, "packages": packages,
+             "files": files, "salt_version": salt_version, "mirror": mirror}
+    data.update({key: value for key, value in given.items() if value is not None})
+    store = _store()
+    parsed = _call(recipe_core.parse, data, _call(chroot.host_arch))
+    tag = f"jetson/image/build/{parsed.image}"
+
+    def progress(stage, message):
+        try:
+            __salt__["event.send"](tag, {"image": parsed.image, "stage": stage, "message": message})
+        except Exception as err:  # progress is a courtesy: a lost event must not fail a build
+            log.debug("no progress event: %s", err)
+
+    grain = __salt__["cp.cache_file"]("salt://_grains/jetson.py")
+    return _call(build_core.build, store, parsed,
+                 cache_dir=__opts__.get("jetson_build_cache", build_core.DEFAULT_CACHE),
+                 grain_files=[grain] if grain else [], constraints=_constraints(),
+                 force=bool(force), progress=progress)
+
+
+def _constraints():
+    """The project's constraints.txt next to the installed core, when installed from a checkout."""
+    path = os.path.join(os.path.dirname(os.path.dirname(jetson_farm.__file__)), "constraints.txt")
+    return path if os.path.isfile(path) else None

@@ -368,3 +368,35 @@ def unquarantine(board=None):
         if not quarantine_core.remove(conn, board):
             return _failed(f"board {board} is not quarantined", board=board)
     return {"board": board, "quarantined": False}
+
+
+def image_build(site=None, recipe=None, image=None, files=None, force=False, timeout=3600):
+    """
+    Build an NFS-bootable image from scratch on a site server (its ``jetson_rootfs.build``) and
+    register it in that site's store. Progress: events ``jetson/image/build/<user>/<name>``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run jetson.image_build site=site01 recipe=vm-base image=admin/nfs-base
+
+    site
+        The site, as in pillar ``jetson:sites``.
+    recipe
+        A recipe of the site's pillar ``jetson_recipes`` (docs/images.md).
+    image, files, force
+        As for ``jetson_rootfs.build``: the image it becomes, extra files, build again.
+    timeout
+        Seconds to wait for the build (a first one takes minutes).
+    """
+    missing = _missing(site=site)
+    if missing:
+        return missing
+    options = {key: value for key, value in (("image", image), ("files", files), ("force", force)) if value}
+    try:
+        minion = _inventory().site(site).minion
+        return SaltOps(__opts__).call(minion, "jetson_rootfs.build", *([recipe] if recipe else []),
+                                      timeout=int(timeout), **options)
+    except (JetsonError, ValueError) as err:
+        return _failed(str(err))
