@@ -12,6 +12,7 @@ import logging
 from jetson_farm.marker import read_marker
 
 log = logging.getLogger(__name__)
+__jetson_farm_version__ = "0.1.0"  # jetson_farm.__version__: a stale synced copy shows (versions.py)
 
 
 def jetson_marker():

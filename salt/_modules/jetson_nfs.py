@@ -17,6 +17,7 @@ from jetson_farm.pillar import site_context
 log = logging.getLogger(__name__)
 
 __virtualname__ = "jetson_nfs"
+__jetson_farm_version__ = "0.1.0"  # jetson_farm.__version__: a stale synced copy shows (versions.py)
 
 
 def __virtual__():

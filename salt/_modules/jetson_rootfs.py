@@ -20,6 +20,7 @@ from jetson_farm.rootfs import recipe as recipe_core
 log = logging.getLogger(__name__)
 
 __virtualname__ = "jetson_rootfs"
+__jetson_farm_version__ = "0.1.0"  # jetson_farm.__version__: a stale synced copy shows (versions.py)
 __func_alias__ = {"list_": "list"}
 
 

@@ -1,15 +1,17 @@
 """Execution module ``jetson_switch``: what the switch orchestration needs on a site server.
 
-Today one function, ``ensure_identity``, used by ``salt-run jetson.enroll``.
+``ensure_identity`` (for ``salt-run jetson.enroll``) and ``versions`` (for ``salt-run jetson.check``).
 """
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
+from jetson_farm import versions as versions_core
 from jetson_farm.errors import JetsonError
 from jetson_farm.pillar import site_context
 from jetson_farm.runner.identity_store import ensure_identity as ensure_identity_core
 
 __virtualname__ = "jetson_switch"
+__jetson_farm_version__ = "0.1.0"  # jetson_farm.__version__: a stale synced copy shows (versions.py)
 
 
 def __virtual__():
@@ -44,3 +46,17 @@ def ensure_identity(board, renew=False):
         return ensure_identity_core(site.root, board, renew=renew)
     except JetsonError as err:
         raise CommandExecutionError(str(err)) from err
+
+
+def versions():
+    """
+    The installed jetson-farm core's version, and each copy of the farm's modules synced into
+    this minion's ``extension_modules`` with its own (``salt-run jetson.check`` compares them).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt site01 jetson_switch.versions
+    """
+    return versions_core.report(__opts__["id"], __opts__.get("extension_modules"))

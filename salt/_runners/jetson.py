@@ -11,6 +11,7 @@ master's own id, else the first accepted minion that has it). Every function tha
 import logging
 import os
 
+from jetson_farm import versions as versions_core
 from jetson_farm.errors import JetsonError
 from jetson_farm.inventory import Inventory
 from jetson_farm.runner import admin, history, leases
@@ -24,6 +25,7 @@ from jetson_farm.runner.steps import Switcher
 log = logging.getLogger(__name__)
 
 __virtualname__ = "jetson"
+__jetson_farm_version__ = "0.1.0"  # jetson_farm.__version__: a stale synced copy shows (versions.py)
 
 
 def __virtual__():
@@ -244,8 +246,22 @@ def check():
         __context__["retcode"] = 1
         return {"result": False, "pillar_of": minion, "problems": problems, "retcode": 1}
     inventory = Inventory.load(raw)
-    return {"result": True, "pillar_of": minion, "sites": sorted(inventory.sites),
-            "boards": sorted(inventory.boards), "users": sorted(inventory.users)}
+    ret = {"result": True, "pillar_of": minion, "sites": sorted(inventory.sites),
+           "boards": sorted(inventory.boards), "users": sorted(inventory.users)}
+    return _check_versions(inventory, ret)
+
+
+def _check_versions(inventory, ret):
+    """``ret`` with ``versions``: the core's and every synced module copy's, master and sites;
+    a copy of another version than the core fails the check (jetson_farm/versions.py)."""
+    master = versions_core.report("master", __opts__.get("extension_modules"))
+    ret["versions"] = versions_core.farm_report(inventory, SaltOps(__opts__), master)
+    if ret["versions"]["problems"]:
+        __context__["retcode"] = 1
+        ret.update(result=False, retcode=1)
+    return ret
+
+
 
 
 def flash_command(board=None):

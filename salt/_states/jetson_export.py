@@ -12,6 +12,7 @@ Built on the ``jetson_nfs`` execution module; honours ``test=True``.
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "jetson_export"
+__jetson_farm_version__ = "0.1.0"  # jetson_farm.__version__: a stale synced copy shows (versions.py)
 
 
 def __virtual__():

@@ -7,6 +7,7 @@ each board's empty nfsroot, after checking that they share one file system.
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "jetson_site"
+__jetson_farm_version__ = "0.1.0"  # jetson_farm.__version__: a stale synced copy shows (versions.py)
 
 
 def __virtual__():
