@@ -176,6 +176,8 @@ def import_tar(site, user, name, source):
                         raise JetsonError(f"image {image} already exists; remove it first or pick "
                                           "another name")
                     fsutil.move_in_place(staging, slot, image)
+    except JetsonError:
+        raise
     except OSError as err:  # the source gone, the store full or read-only
         raise JetsonError(f"importing {source} as {image} failed: {untar.reason(err)}; "
                           "nothing was imported") from None

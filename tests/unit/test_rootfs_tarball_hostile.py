@@ -6,8 +6,10 @@ The canaries: files outside the store, and a loop device over a canary file whos
 an archive's block-device member reuses (as it could the site server's own disk).
 """
 
+import bz2
 import gzip
 import hashlib
+import lzma
 import os
 import shutil
 import stat
@@ -207,11 +209,13 @@ def test_an_archive_that_ends_early_is_refused(site, farm_dir, canaries):
         with pytest.raises(JetsonError, match=message):
             site.import_tar("alice", "cut", truncated(data, farm_dir, cut))
         assert_store_unchanged(site)
-    gz = gzip.compress(data)
-    for cut in (len(gz) // 2, len(gz) - 9):
-        with pytest.raises(JetsonError, match=r"cut.tar.gz is not a readable tarball"):
-            site.import_tar("alice", "cut", truncated(gz, farm_dir, cut, "cut.tar.gz"))
-        assert_store_unchanged(site)
+    for compress, suffix in [(gzip.compress, ".tar.gz"), (bz2.compress, ".tbz2"),
+                             (lzma.compress, ".tar.xz")]:
+        packed = compress(data)
+        for cut in (len(packed) // 2, len(packed) - 9):
+            with pytest.raises(JetsonError, match=rf"cut{suffix} is not a readable tarball"):
+                site.import_tar("alice", "cut", truncated(packed, farm_dir, cut, f"cut{suffix}"))
+            assert_store_unchanged(site)
     canaries()
 
 
