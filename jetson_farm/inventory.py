@@ -1,39 +1,27 @@
-"""The farm's inventory: the ``jetson`` pillar, checked as a whole (DESIGN.md section 3).
+"""The farm's inventory: the ``jetson`` pillar, checked as a whole (docs/inventory.md).
 
-``Inventory(pillar).problems()`` names every broken rule; ``Inventory.load(pillar)`` refuses an
-inventory with any problem, so no part ever acts on half a valid inventory.
+The keys, their types and defaults are declared once, in ``jetson_farm.inventory_schema``; the
+power settings next to each driver. ``Inventory(pillar).problems()`` names every broken rule as
+``path: message`` (the schema's, then the rules across entries below); ``Inventory.load(pillar)``
+refuses an inventory with any problem, so no part ever acts on half a valid inventory.
 """
 
-import ipaddress
-import posixpath
-import re
 import zlib
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jetson_farm.errors import InvalidName, InventoryError, NotAllowed, NotFound
-from jetson_farm.names import check_name, parse_image
+from pydantic import ValidationError
 
-NFS_BACKENDS = ("kernel", "ganesha")
-POWER_DRIVERS = ("salt", "ssh", "wol", "http", "ipmi", "lab")
-DEFAULT_NFS_OPTIONS = ["rw", "nohide", "insecure", "no_subtree_check", "async", "no_root_squash"]
-NFS_OPTION_RE = re.compile(r"^[a-z_]+(=[A-Za-z0-9_.:/-]+)?$")
-MAC_RE = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
-SSH_KEY_RE = re.compile(
-    r"^(ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( [^\n\r]*)?$"
-)
-GANESHA_DBUS_RE = re.compile(r"(unix:(path|abstract)=[A-Za-z0-9_./-]+)?")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+from jetson_farm.errors import InventoryError, NotAllowed, NotFound
+from jetson_farm.inventory_schema import DEFAULT_NFS_OPTIONS, InventorySchema, NfsConfig
+from jetson_farm.names import NAME_RE, check_name, parse_image
+from jetson_farm.power.registry import DRIVER_NAMES, POWER_KEYS, check_settings, keys_of
+from jetson_farm.schema import MAC_RE, problem_items, unknown_key
 
+POWER_DRIVERS = DRIVER_NAMES
+SECTIONS = ("sites", "boards", "users", "images")
 
-@dataclass(frozen=True)
-class NfsConfig:
-    backend: str = "kernel"
-    clients: str = "*"
-    options: tuple = tuple(DEFAULT_NFS_OPTIONS)
-    exports_file: str = "/etc/exports.d/jetson.exports"
-    ganesha_conf: str = "/etc/ganesha/jetson.conf"
-    ganesha_dbus: str = ""  # the DBus address Ganesha listens on; "" is the system bus
+__all__ = ["DEFAULT_NFS_OPTIONS", "MAC_RE", "POWER_DRIVERS", "Board", "Inventory", "NfsConfig", "Site",
+           "User"]
 
 
 @dataclass(frozen=True)
@@ -58,7 +46,7 @@ class Board:
     image: str = ""  # the default image; empty: none
     boot_timeout: int = 300
     down_timeout: int = 120
-    power: dict = field(default_factory=dict)
+    power: dict = field(default_factory=dict)  # merged over defaults.power, the driver's keys only
     flash: dict = field(default_factory=dict)
 
     @property
@@ -86,26 +74,87 @@ def stable_id(name):
     return zlib.crc32(name.encode()) & 0x7FFFFFFF or 1
 
 
+def _validated(raw, problems):
+    """``(schema, wrong paths)`` of ``raw``, every mistake added to ``problems``.
+
+    On a mistake, the schema holds the entries that are right on their own, so the rules across
+    entries still run on them.
+    """
+    try:
+        return InventorySchema.model_validate(raw), set()
+    except ValidationError as err:
+        items = problem_items(err, InventorySchema)
+        problems.extend(f"{path}: {message}" if path else message for path, message in items)
+    good = {}
+    for key, value in raw.items():
+        parts = value.items() if key in SECTIONS and isinstance(value, dict) else [(None, value)]
+        for name, entry in parts:
+            candidate = {key: {name: entry}} if name is not None else {key: entry}
+            try:
+                InventorySchema.model_validate(candidate)
+            except ValidationError:
+                continue
+            if name is None:
+                good[key] = entry
+            else:
+                good.setdefault(key, {})[name] = entry
+    return InventorySchema.model_validate(good), {path for path, _ in items}
+
+
+def _names(section):
+    """The keys of a raw section that are valid names."""
+    return {name for name in section if isinstance(name, str) and NAME_RE.fullmatch(name)} \
+        if isinstance(section, dict) else set()
+
+
+@dataclass(frozen=True)
+class _BoardFacts:
+    """What a driver's ``board_problems`` may ask of a board whose other keys may be wrong."""
+
+    mac: str
+
+
+def _blame_defaults(problems, where, inherited, board):
+    """``problems`` with each mistake in a key inherited from ``defaults.power`` put where it is."""
+    blamed = []
+    for problem in problems:
+        key = problem[len(where) + 1:].split(":", 1)[0] if problem.startswith(where + ".") else None
+        if key in inherited:
+            problem = f"defaults.power.{problem[len(where) + 1:]} (inherited by boards.{board})"
+        blamed.append(problem)
+    return blamed
+
+
 class Inventory:
     """The ``jetson`` pillar, read without trusting it."""
 
     def __init__(self, pillar):
         self.raw = pillar if isinstance(pillar, dict) else {}
-        self._problems = []
-        if not isinstance(pillar, dict):
-            self._problems.append("the jetson pillar must be a mapping")
-        self.master = str(self.raw.get("master", "salt"))
-        self.timezone = str(self.raw.get("timezone", "UTC"))
-        self.defaults = self._mapping(self.raw.get("defaults", {}), "defaults")
-        self.sites = {}
+        self._problems = [] if isinstance(pillar, dict) else ["the jetson pillar must be a mapping"]
+        schema, wrong = _validated(self.raw, self._problems)
+        self.master = schema.master
+        self.timezone = schema.timezone
+        self.defaults = self.raw.get("defaults") if isinstance(self.raw.get("defaults"), dict) else {}
+        self.sites = {name: Site(name=name, minion=spec.minion or name, root=spec.root, nfs=spec.nfs,
+                                 address=spec.address)
+                      for name, spec in schema.sites.items()}
+        self.users = {name: User(name=name, email=spec.email, ssh_keys=tuple(spec.ssh_keys),
+                                 quota_gb=spec.quota_gb, admin=spec.admin)
+                      for name, spec in schema.users.items()}
+        self.images = {ref: {"shared": list(spec.shared) if isinstance(spec.shared, tuple) else spec.shared,
+                             "description": spec.description}
+                       for ref, spec in schema.images.items()}
         self.boards = {}
-        self.users = {}
-        self.images = {}
-        self._read_sites()
-        self._read_users()
-        self._read_images()
-        self._read_boards()
-        self._check_global()
+        powers = self._read_power()
+        for name, spec in schema.boards.items():
+            image = schema.defaults.image if spec.image is None else spec.image
+            self.boards[name] = Board(
+                name=name, site=spec.site, minion=spec.minion or name, ip=spec.ip, nfsroot=spec.nfsroot,
+                mac=spec.mac, netmask=spec.netmask, gateway=spec.gateway, image=image,
+                boot_timeout=spec.boot_timeout or schema.defaults.boot_timeout,
+                down_timeout=spec.down_timeout or schema.defaults.down_timeout,
+                power=powers.get(name, {}), flash=spec.flash.model_dump())
+        self._check_across(wrong)
 
     @classmethod
     def load(cls, pillar):
@@ -118,190 +167,89 @@ class Inventory:
     def problems(self):
         return list(self._problems)
 
-    # -- reading ---------------------------------------------------------------------------
+    # -- power: each board's mapping merged over defaults.power, checked by its driver's model ----
 
-    def _mapping(self, value, where):
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self._problems.append(f"{where} must be a mapping, not {type(value).__name__}")
-            return {}
-        return value
+    def _read_power(self):
+        """``{board: merged power mapping}``; the mistakes in every board's power settings noted."""
+        inherited = self.defaults.get("power", {"driver": "salt"})
+        inherited = inherited if isinstance(inherited, dict) else {}
+        for key in inherited:
+            if key not in POWER_KEYS:
+                self._problems.append(f"defaults.power.{key}: {unknown_key(key, POWER_KEYS)}")
+        boards = self.raw.get("boards")
+        merged = {}
+        for name, spec in (boards.items() if isinstance(boards, dict) else ()):
+            own = spec.get("power", {}) if isinstance(spec, dict) else None
+            if not isinstance(own, dict) or not isinstance(name, str):
+                continue  # the schema named it
+            driver = own.get("driver", inherited.get("driver"))
+            power = {key: value for key, value in inherited.items()
+                     if key in keys_of(driver) or key == "driver"}
+            power.update(own)
+            merged[name] = power
+            where = f"boards.{name}.power"
+            settings, problems = check_settings(power, where)
+            self._problems.extend(_blame_defaults(problems, where, set(power) - set(own), name))
+            if settings is not None:
+                board = _BoardFacts(spec.get("mac", ""))
+                self._problems.extend(f"{where}.{key}: {message}"
+                                      for key, message in settings.board_problems(board))
+        return merged
 
-    def _name(self, kind, value, where):
-        try:
-            return check_name(kind, value)
-        except InvalidName as err:
-            self._problems.append(f"{where}: {err}")
-            return None
+    # -- rules across entries --------------------------------------------------------------------
 
-    def _path(self, value, where):
-        if not isinstance(value, str) or not value.startswith("/"):
-            self._problems.append(f"{where}: {value!r} must be an absolute path")
-            return None
-        if ".." in value.split("/") or posixpath.normpath(value) != value or value == "/":
-            self._problems.append(f"{where}: {value!r} must be a normalised path without '..'")
-            return None
-        return value
+    def _facts(self, wrong):
+        """``{board: {key: value}}`` of every board's keys that are right on their own (for the
+        rules across boards, which then also hold for a board with another mistake)."""
+        boards, facts = self.raw.get("boards"), {}
+        default_image = self.defaults.get("image", "") if "defaults.image" not in wrong else ""
+        for name in _names(boards):
+            spec = boards[name] if isinstance(boards[name], dict) else {}
+            known = {"minion": name, "image": default_image}
+            known.update((key, spec[key]) for key in ("site", "nfsroot", "mac", "minion", "image")
+                         if key in spec and f"boards.{name}.{key}" not in wrong)
+            known["mac"] = str(known.get("mac", "")).lower()
+            facts[name] = known
+        return facts
 
-    def _ip(self, value, where, required=True):
-        if not value and not required:
-            return ""
-        try:
-            return str(ipaddress.IPv4Address(str(value)))
-        except ValueError:
-            self._problems.append(f"{where}: {value!r} is not an IPv4 address")
-            return None
-
-    def _seconds(self, value, where):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            self._problems.append(f"{where}: {value!r} must be a positive number of seconds")
-            return 1
-        return value
-
-    def _read_sites(self):
-        for name, spec in self._mapping(self.raw.get("sites"), "sites").items():
-            where = f"sites.{name}"
-            spec = self._mapping(spec, where)
-            if self._name("site", name, where) is None:
-                continue
-            minion = self._name("minion", spec.get("minion", name), f"{where}.minion")
-            root = self._path(spec.get("root"), f"{where}.root")
-            nfs = self._read_nfs(self._mapping(spec.get("nfs", {}), f"{where}.nfs"), f"{where}.nfs")
-            address = self._ip(spec.get("address", ""), f"{where}.address", required=False)
-            if minion and root and nfs and address is not None:
-                self.sites[name] = Site(name=name, minion=minion, root=root, nfs=nfs, address=address)
-
-    def _read_nfs(self, spec, where):
-        backend = spec.get("backend", "kernel")
-        if backend not in NFS_BACKENDS:
-            self._problems.append(f"{where}.backend: {backend!r} is not one of {NFS_BACKENDS}")
-            return None
-        clients = str(spec.get("clients", "*"))
-        if not re.fullmatch(r"[A-Za-z0-9.*:/_-]+", clients):
-            self._problems.append(f"{where}.clients: {clients!r} is not a host, network or '*'")
-            return None
-        options = spec.get("options", DEFAULT_NFS_OPTIONS)
-        if not isinstance(options, list) or not all(
-            isinstance(o, str) and NFS_OPTION_RE.fullmatch(o) for o in options
-        ):
-            self._problems.append(f"{where}.options: {options!r} must be a list of NFS options")
-            return None
-        paths = {}
-        for key, default in (("exports_file", NfsConfig.exports_file),
-                             ("ganesha_conf", NfsConfig.ganesha_conf)):
-            paths[key] = self._path(spec.get(key, default), f"{where}.{key}")
-            if paths[key] is None:
-                return None
-        ganesha_dbus = spec.get("ganesha_dbus", "")
-        if not isinstance(ganesha_dbus, str) or not GANESHA_DBUS_RE.fullmatch(ganesha_dbus):
-            self._problems.append(
-                f"{where}.ganesha_dbus: {ganesha_dbus!r} must be a DBus address like "
-                "'unix:path=/run/jetson/bus.sock', or empty for the system bus")
-            return None
-        return NfsConfig(backend=backend, clients=clients, options=tuple(options),
-                         ganesha_dbus=ganesha_dbus, **paths)
-
-    def _read_users(self):
-        for name, spec in self._mapping(self.raw.get("users"), "users").items():
-            where = f"users.{name}"
-            spec = self._mapping(spec, where)
-            if self._name("user", name, where) is None:
-                continue
-            email = spec.get("email", "")
-            if email and not EMAIL_RE.fullmatch(str(email)):
-                self._problems.append(f"{where}.email: {email!r} is not an email address")
-            keys = spec.get("ssh_keys", [])
-            if not isinstance(keys, list):
-                self._problems.append(f"{where}.ssh_keys must be a list of public keys")
-                keys = []
-            for i, key in enumerate(keys):
-                if not isinstance(key, str) or not SSH_KEY_RE.fullmatch(key):
-                    self._problems.append(f"{where}.ssh_keys[{i}] is not one OpenSSH public key line")
-            quota = spec.get("quota_gb", 0)
-            if isinstance(quota, bool) or not isinstance(quota, int | float) or quota < 0:
-                self._problems.append(f"{where}.quota_gb: {quota!r} must be a number >= 0")
-                quota = 0
-            self.users[name] = User(name=name, email=str(email), ssh_keys=tuple(keys),
-                                    quota_gb=quota, admin=bool(spec.get("admin", False)))
-
-    def _read_images(self):
-        for ref, spec in self._mapping(self.raw.get("images"), "images").items():
-            where = f"images.{ref}"
-            try:
-                parse_image(ref)
-            except InvalidName as err:
-                self._problems.append(f"{where}: {err}")
-                continue
-            spec = self._mapping(spec, where)
-            shared = spec.get("shared", False)
-            if not isinstance(shared, bool | list):
-                self._problems.append(f"{where}.shared must be true or a list of users")
-                shared = False
-            self.images[ref] = {"shared": shared, "description": str(spec.get("description", ""))}
-
-    def _read_boards(self):
-        nfsroots = {}
-        power_default = self._mapping(self.defaults.get("power", {"driver": "salt"}),
-                                      "defaults.power")
-        for name, spec in self._mapping(self.raw.get("boards"), "boards").items():
+    def _check_across(self, wrong):
+        sites, users = _names(self.raw.get("sites")), _names(self.raw.get("users"))
+        # Not the ip: several boards may answer at one address (the tests put them in one namespace).
+        seen = {"nfsroot": {}, "mac": {}, "minion": {}}
+        boards = self._facts(wrong)
+        for name, facts in boards.items():
             where = f"boards.{name}"
-            spec = self._mapping(spec, where)
-            if self._name("board", name, where) is None:
-                continue
-            site = spec.get("site")
-            if site not in self.sites:
-                self._problems.append(f"{where}.site: {site!r} is not a site of this inventory")
-            minion = self._name("minion", spec.get("minion", name), f"{where}.minion")
-            ip = self._ip(spec.get("ip"), f"{where}.ip")
-            nfsroot = self._path(spec.get("nfsroot"), f"{where}.nfsroot")
-            if nfsroot in nfsroots:
-                self._problems.append(f"{where}.nfsroot: {nfsroot} is also boards.{nfsroots[nfsroot]}'s")
-            elif nfsroot:
-                nfsroots[nfsroot] = name
-            mac = str(spec.get("mac", "")).lower()
-            if mac and not MAC_RE.fullmatch(mac):
-                self._problems.append(f"{where}.mac: {mac!r} is not a MAC address")
-            netmask = self._ip(spec.get("netmask", "255.255.255.0"), f"{where}.netmask")
-            gateway = self._ip(spec.get("gateway", ""), f"{where}.gateway", required=False)
-            image = spec.get("image", self.defaults.get("image", ""))
-            if image:
-                try:
-                    parse_image(image)
-                except InvalidName as err:
-                    self._problems.append(f"{where}.image: {err}")
-            power = dict(power_default)
-            power.update(self._mapping(spec.get("power", {}), f"{where}.power"))
-            if power.get("driver") not in POWER_DRIVERS:
-                self._problems.append(
-                    f"{where}.power.driver: {power.get('driver')!r} is not one of {POWER_DRIVERS}")
-            timeouts = {
-                key: self._seconds(spec.get(key, self.defaults.get(key, default)), f"{where}.{key}")
-                for key, default in (("boot_timeout", 300), ("down_timeout", 120))
-            }
-            if None in (minion, ip, nfsroot, netmask, gateway):
-                continue
-            self.boards[name] = Board(
-                name=name, site=site, minion=minion, ip=ip, nfsroot=nfsroot, mac=mac,
-                netmask=netmask, gateway=gateway, image=image or "", power=power,
-                flash=self._mapping(spec.get("flash", {}), f"{where}.flash"), **timeouts)
-
-    def _check_global(self):
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            self._problems.append(f"timezone: {self.timezone!r} is not a known time zone")
+            if "site" in facts and facts["site"] not in sites:
+                self._problems.append(f"{where}.site: {facts['site']!r} is not a site of this inventory")
+            for key, owners in seen.items():
+                value = facts.get(key)
+                other = owners.setdefault(value, name) if value else name
+                if other != name:
+                    self._problems.append(f"{where}.{key}: {value} is also boards.{other}'s")
+            if facts["image"]:
+                self._check_owner(f"{where}.image", facts["image"], users)
         ids = {}
-        for board in self.boards.values():
-            other = ids.setdefault(board.export_id, board.name)
-            if other != board.name:
+        for name in boards:
+            other = ids.setdefault(stable_id(name) % 65000, name)
+            if other != name:
                 self._problems.append(
-                    f"boards.{board.name}: its export id collides with boards.{other}; rename one")
-        minions = {b.minion: b.name for b in self.boards.values()}
+                    f"boards.{name}: its export id collides with boards.{other}; rename one")
         for site in self.sites.values():
-            if site.minion in minions:
+            if site.minion in seen["minion"]:
                 self._problems.append(
-                    f"sites.{site.name}.minion: {site.minion} is also board {minions[site.minion]}")
+                    f"sites.{site.name}.minion: {site.minion} is also board {seen['minion'][site.minion]}")
+        for ref, spec in self.images.items():
+            self._check_owner(f"images.{ref}", ref, users)
+            for i, user in enumerate(spec["shared"] if isinstance(spec["shared"], list) else ()):
+                if user not in users:
+                    self._problems.append(f"images.{ref}.shared[{i}]: {user!r} is not a user of this "
+                                          "inventory")
+
+    def _check_owner(self, where, image, users):
+        owner, _ = parse_image(image)
+        if owner not in users:
+            self._problems.append(f"{where}: {image!r} belongs to {owner!r}, who is not a user of this "
+                                  "inventory")
 
     # -- questions -------------------------------------------------------------------------
 

@@ -60,7 +60,7 @@ def make_pillar(farm_dir, boards=("jtk1", "jtk2"), backend="kernel", **site_nfs)
         "timezone": "Europe/Paris",
         "sites": {"site01": {"minion": "site01", "root": str(farm_dir / "root"), "nfs": nfs}},
         "defaults": {"image": "admin/l4t-base", "boot_timeout": 60, "down_timeout": 10,
-                     "power": {"driver": "lab"}},
+                     "power": {"driver": "lab", "socket": str(farm_dir / "lab.sock")}},
         "boards": {},
         "users": {
             "admin": {"email": "admin@example.org", "admin": True},

@@ -1,7 +1,8 @@
 """Board power, in labgrid's layers.
 
-* what a board's power device *is*: a small frozen data class per driver, validated from the
-  board's ``power`` pillar mapping (``drivers/<name>.py: Device.from_pillar``);
+* what a board's power device *is*: a frozen settings model per driver, validated from the
+  board's ``power`` pillar mapping (``drivers/<name>.py: Settings``, joined in one union on
+  ``driver`` by ``registry.POWER_SETTINGS``);
 * what can be *done* to it: the protocol in ``base.PowerDriver`` (on, off, cycle, reboot, status);
 * *how*, for one kind of device: one module per driver in ``drivers/`` (salt, ssh, wol, http,
   ipmi, lab), registered in ``registry.DRIVERS``.

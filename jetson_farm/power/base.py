@@ -2,9 +2,10 @@
 
 A driver module (``jetson_farm/power/drivers/<name>.py``) has one shape:
 
-* ``Device``: a frozen data class of the driver's validated settings, built by
-  ``Device.from_pillar(board, spec, site_root)`` (``board`` is an inventory ``Board``,
-  ``spec`` its merged ``power`` mapping, ``site_root`` the site's root folder);
+* ``Settings``: the pydantic model of the driver's pillar keys (``jetson_farm.power.spec``);
+  the registry validates a board's merged ``power`` mapping into it, then
+  ``settings.resolve(board, site_root)`` fills the defaults taken from the board or the site:
+  that is the ``device`` the driver acts on;
 * ``Driver(device)``: a ``PowerDriver`` that implements some of ``on``, ``off``, ``cycle``,
   ``reboot`` and ``status``, lists them in ``actions`` and says in ``reboot_kind`` what its
   ``reboot`` does.

@@ -1,28 +1,48 @@
-"""Which driver module serves a board: adding a driver is adding one module and one line here."""
+"""Which driver module serves a board: adding a driver is adding one module and one line here.
 
-import logging
+The drivers' ``Settings`` models form one discriminated union on ``driver``
+(``POWER_SETTINGS``): the inventory checks every board's ``power`` mapping through it, and
+``driver_for`` builds the board's driver from it.
+"""
+
+from typing import Annotated, Union
+
+from pydantic import Field, TypeAdapter, ValidationError
 
 from jetson_farm.power.drivers import http, ipmi, lab, salt, ssh, wol
 from jetson_farm.power.errors import PowerConfigError
-
-log = logging.getLogger(__name__)
+from jetson_farm.schema import problems_of
 
 DRIVERS = {"salt": salt, "ssh": ssh, "wol": wol, "http": http, "ipmi": ipmi, "lab": lab}
+DRIVER_NAMES = tuple(DRIVERS)
+POWER_SETTINGS = Annotated[Union[tuple(module.Settings for module in DRIVERS.values())],  # noqa: UP007
+                           Field(discriminator="driver")]
+POWER_KEYS = frozenset(key for module in DRIVERS.values() for key in module.Settings.model_fields)
+_ADAPTER = TypeAdapter(POWER_SETTINGS)
 
 
-def own_settings(name, spec):
-    """``spec`` without the keys that belong to other drivers only.
+def keys_of(driver):
+    """The pillar keys of ``driver`` (``driver`` included); empty for an unknown driver."""
+    module = DRIVERS.get(driver) if isinstance(driver, str) else None
+    return frozenset(module.Settings.model_fields) if module else frozenset()
 
-    A board's mapping is merged over ``defaults.power``: with defaults ``{driver: lab, socket: ..}``
-    a board of driver ``salt`` inherits ``socket``, which is not its mistake. A key that no driver
-    knows (a typo such as ``cycel``, or a ``password``) is kept, so the driver names it.
+
+def check_settings(spec, where):
+    """``(settings or None, problems)`` for the merged ``power`` mapping ``spec`` found at ``where``.
+
+    ``problems`` are ``path: message`` lines; the rules over several keys (``cross_checks``)
+    are reported with the others, even when a key is also wrong.
     """
-    mine = set(DRIVERS[name].KEYS) | {"driver"}
-    others = {key for module in DRIVERS.values() for key in module.KEYS} - mine
-    ignored = sorted(key for key in spec if key in others)
-    if ignored:
-        log.debug("power driver %s: ignoring the settings of other drivers: %s", name, ", ".join(ignored))
-    return {key: value for key, value in spec.items() if key not in others}
+    problems, settings = [], None
+    try:
+        settings = _ADAPTER.validate_python(spec)
+    except ValidationError as err:
+        problems = problems_of(err, POWER_SETTINGS, where)
+    if isinstance(spec, dict) and keys_of(spec.get("driver")):
+        module = DRIVERS[spec["driver"]]
+        problems += [f"{where}.{key}: {message}" if key else f"{where}: {message}"
+                     for key, message in module.Settings.cross_checks(spec)]
+    return (None if problems else settings), problems
 
 
 def driver_for(board, site_root):
@@ -31,13 +51,14 @@ def driver_for(board, site_root):
     ``site_root`` is the board's site root folder (defaults such as the ssh key live under it).
     PowerConfigError names every mistake in the mapping.
     """
-    spec = dict(board.power or {})
-    name = spec.get("driver")
-    module = DRIVERS.get(name) if isinstance(name, str) else None
-    if module is None:
-        raise PowerConfigError(board.name, name, [
-            f"boards.{board.name}.power.driver: {name!r} is not one of {', '.join(DRIVERS)}"])
-    return module.Driver(module.Device.from_pillar(board, own_settings(name, spec), site_root))
+    where = f"boards.{board.name}.power"
+    settings, problems = check_settings(board.power, where)
+    if settings is not None:
+        problems = [f"{where}.{key}: {message}" for key, message in settings.board_problems(board)]
+    if problems:
+        driver = board.power.get("driver") if isinstance(board.power, dict) else None
+        raise PowerConfigError(board.name, driver, problems)
+    return DRIVERS[settings.driver].Driver(settings.resolve(board, site_root))
 
 
 def power_problems(board, site_root="/"):

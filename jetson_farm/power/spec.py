@@ -1,117 +1,114 @@
-"""Reading one board's ``power`` mapping into a driver's device: every mistake named at once."""
+"""What every driver's settings model is made of: the base class and the field types.
 
-import ipaddress
+A driver declares its settings once, next to its code: ``class Settings(PowerSettings)`` with
+``driver: Literal["<name>"]`` and one typed field per pillar key (docs/power-drivers.md). The
+registry joins them in one discriminated union on ``driver``; unknown keys, missing and
+mistyped values are named with their path by ``jetson_farm.schema.problems_of``.
+"""
+
 import os
 import re
 import urllib.parse
+from typing import ClassVar
 
-from jetson_farm.power.errors import PowerConfigError
+from pydantic import PrivateAttr
 
-COMMON_KEYS = ("driver",)
-MAC_RE = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
-HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$")
-USER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")
-ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+from jetson_farm.schema import (
+    StrictModel,
+    abs_path_or_empty,
+    expect_string,
+    field,
+    host,
+    number,
+    refuse,
+    shown,
+)
+
+USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
+ENV_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
-class SpecReader:
-    """Typed access to ``boards.<board>.power``; ``done()`` raises PowerConfigError naming every problem.
+class PowerSettings(StrictModel):
+    """A board's ``power`` mapping for one driver, validated; once resolved, the driver's device.
 
-    ``keys`` are the driver's own keys; any other key is a mistake (a typo such as ``cycel``
-    would otherwise be silently ignored and the board left without power control).
+    Subclasses may override ``cross_checks`` (rules over several keys, run on the raw mapping
+    so that they are reported together with every other mistake), ``board_problems`` (rules
+    that need the board) and ``resolve`` (defaults taken from the board or the site).
     """
 
-    def __init__(self, board, driver, spec, keys):
-        self.board, self.driver, self.spec = board, driver, dict(spec or {})
-        self.problems = []
-        allowed = set(COMMON_KEYS) | set(keys)
-        for key in sorted(set(self.spec) - allowed, key=str):
-            self._problem(key, f"unknown key for driver {driver} (known keys: {', '.join(sorted(keys))})")
+    unknown_key_hints: ClassVar[dict] = {
+        "password": "not allowed: never the password itself (boards are untrusted minions); use "
+                    "password_file or password_env"}
+    _board: str = PrivateAttr("")
+    _minion: str = PrivateAttr("")
 
-    def _problem(self, key, text):
-        self.problems.append(f"boards.{self.board}.power.{key}: {text}")
+    @property
+    def board(self):
+        return self._board
 
-    def done(self):
-        if self.problems:
-            raise PowerConfigError(self.board, self.driver, self.problems)
+    @property
+    def minion(self):
+        return self._minion
 
-    def has(self, key):
-        return self.spec.get(key) not in (None, "")
+    @classmethod
+    def cross_checks(cls, spec):
+        """``[(key, message)]`` for rules over several keys of the raw mapping ``spec`` ('' : the mapping)."""
+        return []
 
-    def string(self, key, default="", required=False, pattern=None, what="a string"):
-        value = self.spec.get(key, default)
-        if value in (None, ""):
-            if required:
-                self._problem(key, f"missing: driver {self.driver} needs {what}")
-            return default or ""
-        if not isinstance(value, str) or (pattern is not None and not pattern.match(value)):
-            self._problem(key, f"{value!r} is not {what}")
-            return default or ""
+    def board_problems(self, board):
+        """``[(key, message)]`` for rules that need the inventory ``board``."""
+        return []
+
+    def defaults_from(self, board, site_root):
+        """The settings this driver takes from ``board`` or the site when the pillar leaves them out."""
+        return {}
+
+    def resolve(self, board, site_root):
+        """These settings with the board's defaults filled in: the device the driver acts on."""
+        defaults = self.defaults_from(board, site_root)
+        device = self.model_copy(update={key: value for key, value in defaults.items()
+                                         if not getattr(self, key)})
+        device._board, device._minion = board.name, board.minion
+        return device
+
+
+def _url(value):
+    if value == "":
         return value
+    expect_string(value, "an http(s) URL", 2048)
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise refuse(f"{shown(safe_url(value))} is not an http:// or https:// URL")
+    return value
 
-    def url(self, key, required=False):
-        value = self.string(key, required=required, what="an http(s) URL")
-        if value:
-            parts = urllib.parse.urlsplit(value)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                self._problem(key, f"{safe_url(value)!r} is not an http:// or https:// URL")
-                return ""
+
+def _seconds(value):
+    return number(value, minimum=0.001, maximum=3600, what="a number of seconds between 0 and 3600")
+
+
+def _port(value):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+        raise refuse(f"{shown(value)} is not a port number (1-65535)")
+    return value
+
+
+def pattern(regex, what, max_length=255, allow_empty=True):
+    """A string matching ``regex`` whole ('' too with ``allow_empty``: a default applies)."""
+    def check(value):
+        if (expect_string(value, what, max_length) or not allow_empty) and not regex.fullmatch(value):
+            raise refuse(f"{shown(value)} is not {what}")
         return value
+    return check
 
-    def seconds(self, key, default):
-        value = self.spec.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
-            self._problem(key, f"{value!r} must be a number of seconds between 0 and 3600")
-            return default
-        return value
 
-    def port(self, key, default):
-        value = self.spec.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
-            self._problem(key, f"{value!r} is not a port number (1-65535)")
-            return default
-        return value
-
-    def path(self, key, default="", required=False):
-        value = self.string(key, default, required=required, what="an absolute path")
-        if value and (not value.startswith("/") or os.path.normpath(value) != value):
-            self._problem(key, f"{value!r} must be a normalised absolute path")
-            return default
-        return value
-
-    def choice(self, key, choices, default):
-        value = self.spec.get(key, default)
-        if value not in choices:
-            self._problem(key, f"{value!r} is not one of {', '.join(map(str, choices))}")
-            return default
-        return value
-
-    def boolean(self, key, default):
-        value = self.spec.get(key, default)
-        if not isinstance(value, bool):
-            self._problem(key, f"{value!r} must be true or false")
-            return default
-        return value
-
-    def mac(self, key, default=""):
-        value = str(self.spec.get(key, default) or "").lower()
-        if not value:
-            self._problem(key, f"missing: driver {self.driver} needs the board's MAC "
-                               "(power.mac or the board's mac)")
-        elif not MAC_RE.match(value):
-            self._problem(key, f"{value!r} is not a MAC address")
-        return value
-
-    def ipv4(self, key, default=""):
-        value = self.spec.get(key, default)
-        try:
-            return str(ipaddress.IPv4Address(str(value)))
-        except ValueError:
-            self._problem(key, f"{value!r} is not an IPv4 address")
-            return ""
-
-    def host(self, key, default="", required=False):
-        return self.string(key, default, required=required, pattern=HOST_RE, what="a host name or address")
+Url = field(_url, "http(s) URL")
+Seconds = field(_seconds, "seconds (0-3600)")
+Port = field(_port, "port")
+Host = field(host, "host name or address")
+OptionalHost = field(lambda value: value if value == "" else host(value), "host name or address")
+Path = field(abs_path_or_empty, "absolute path")
+UserName = field(pattern(USER_RE, "a user name", 64), "user name")
+EnvName = field(pattern(ENV_RE, "an environment variable name", 64), "environment variable name")
 
 
 def safe_url(url):
@@ -126,3 +123,8 @@ def safe_url(url):
     if parts.port:
         netloc += f":{parts.port}"
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def site_file(site_root, name):
+    """A file of the site's ``power/`` folder (the ssh driver's key and known_hosts)."""
+    return os.path.join(site_root, "power", name)

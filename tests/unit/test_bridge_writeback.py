@@ -58,12 +58,12 @@ def test_occurrence_status_goes_on_its_override_or_on_the_master():
 
 
 @pytest.mark.parametrize("raw, message", [
-    ({}, "caldav.url: is required"),
+    ({}, "caldav.url: required"),
     ({"caldav": {"url": "ftp://x"}}, "caldav.url: 'ftp://x' is not an http(s) URL"),
     ({"caldav": {"url": "http://dav/", "password": "x"}}, "caldav.password: secrets may not be written"),
     ({"caldav": {"url": "http://dav/"}}, "calendars: give a list of calendars or a calendar_template"),
     ({"caldav": {"url": "http://dav/"}, "calendars": [{"url": "a/"}]},
-     "calendars[0].owner: is required under trust: owner"),
+     "calendars[0].owner: required under trust: owner"),
     ({"caldav": {"url": "http://dav/"}, "calendars": [{"url": "http://evil/x/", "owner": "a"}]},
      "calendars[0].url: 'http://evil/x/' is not on the CalDAV server"),
     ({"caldav": {"url": "http://dav/"}, "calendar_template": "boards/"},
@@ -82,7 +82,7 @@ def test_occurrence_status_goes_on_its_override_or_on_the_master():
      "inventory: give pillar_file"),
     ({"caldav": {"url": "http://dav/"}, "calendar_template": "{user}/b/", "inventory": {"salt_minion": "s"},
       "salt": {"mode": "api", "url": "http://127.0.0.1:8000", "username": "bridge"}},
-     "inventory.pillar_file: is required with salt.mode api"),
+     "inventory.pillar_file: required with salt.mode api"),
 ])
 def test_bad_config_names_the_key(raw, message):
     with pytest.raises(ConfigError) as err:

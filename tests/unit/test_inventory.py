@@ -59,7 +59,7 @@ def test_every_broken_rule_is_named(tmp_path):
                      "boards.jtk2.nfsroot: '/srv/../etc' must be a normalised path without '..'",
                      "boards.jtk2.site: 'nowhere' is not a site of this inventory",
                      "boards.bad board: invalid board name",
-                     "users.alice.ssh_keys[0] is not one OpenSSH public key line",
+                     "users.alice.ssh_keys[0]: not one OpenSSH public key line",
                      "sites.site01.nfs.backend: 'samba' is not one of",
                      "timezone: 'Mars/Olympus' is not a known time zone"):
         assert expected in problems

@@ -31,17 +31,23 @@ def test_the_inventory_refuses_an_unknown_driver(farm_dir):
     pillar["boards"]["jtk1"]["power"] = {"driver": "telnet"}
     assert ("boards.jtk1.power.driver: 'telnet' is not one of ('salt', 'ssh', 'wol', 'http', 'ipmi', 'lab')"
             in Inventory(pillar).problems())
+    pillar["boards"]["jtk1"]["power"] = {"driver": "ipmy"}
+    assert ("boards.jtk1.power.driver: 'ipmy' is not one of ('salt', 'ssh', 'wol', 'http', 'ipmi', 'lab') "
+            "(did you mean 'ipmi'?)" in Inventory(pillar).problems())
 
 
 def test_the_registry_names_an_unknown_driver_too():
     assert problems({"driver": "telnet"}) == [
-        "boards.jtk1.power.driver: 'telnet' is not one of salt, ssh, wol, http, ipmi, lab"]
+        "boards.jtk1.power.driver: 'telnet' is not one of ('salt', 'ssh', 'wol', 'http', 'ipmi', 'lab')"]
+    assert problems({"hots": "bmc1"}) == ["boards.jtk1.power.driver: required"]
+    assert problems({"driver": ["ipmi"]})[0].startswith("boards.jtk1.power.driver: ['ipmi'] is not one of")
 
 
 def test_board_power_is_merged_over_the_defaults(farm_dir):
     pillar = make_pillar(farm_dir)
     pillar["defaults"]["power"] = {"driver": "http", "timeout": 3}
     pillar["boards"]["jtk1"]["power"] = {"cycle": "http://pdu1.lab/cm?cmnd=Power1%20Cycle"}
+    pillar["boards"]["jtk2"]["power"] = {"off": "http://pdu1.lab/cm?cmnd=Power2%20Off"}
     entry = Inventory.load(pillar).board("jtk1")
     driver = driver_for(entry, ROOT)
     assert driver.device.timeout == 3 and driver.device.cycle.endswith("Power1%20Cycle")
@@ -50,8 +56,7 @@ def test_board_power_is_merged_over_the_defaults(farm_dir):
 
 def test_a_typo_in_a_key_is_named():
     assert problems({"driver": "http", "cycel": "http://pdu/cycle"}) == [
-        "boards.jtk1.power.cycel: unknown key for driver http (known keys: cycle, cycle_delay, method, off, "
-        "on, status, timeout, verify_tls)",
+        "boards.jtk1.power.cycel: unknown key (did you mean 'cycle'?)",
         "boards.jtk1.power: driver http needs at least one of the URLs on, off, cycle"]
 
 
@@ -75,12 +80,20 @@ def test_ipmi_wants_exactly_one_password_source_and_never_the_password():
         "(never the password itself)"]
     found = problems({"driver": "ipmi", "host": "bmc1", "user": "admin", "password": "x",
                       "password_file": "relative/file"})
-    assert found[0].startswith("boards.jtk1.power.password: unknown key for driver ipmi")
-    assert found[1] == "boards.jtk1.power.password_file: 'relative/file' must be a normalised absolute path"
-    assert problems({"driver": "ipmi", "password_env": "BMC PASS"})[:3] == [
-        "boards.jtk1.power.host: missing: driver ipmi needs a host name or address",
-        "boards.jtk1.power.user: missing: driver ipmi needs a BMC user name",
+    assert found == [
+        "boards.jtk1.power.password_file: 'relative/file' must be an absolute path",
+        "boards.jtk1.power.password: not allowed: never the password itself (boards are untrusted minions); "
+        "use password_file or password_env"]
+    assert problems({"driver": "ipmi", "password_env": "BMC PASS"}) == [
+        "boards.jtk1.power.host: required",
+        "boards.jtk1.power.user: required",
         "boards.jtk1.power.password_env: 'BMC PASS' is not an environment variable name"]
+    assert problems({"driver": "ipmi", "user": "", "hots": "bmc1"}) == [
+        "boards.jtk1.power.host: required",
+        "boards.jtk1.power.user: '' is not a BMC user name",
+        "boards.jtk1.power.hots: unknown key (did you mean 'host'?)",
+        "boards.jtk1.power: driver ipmi needs exactly one of password_file, password_env "
+        "(never the password itself)"]
 
 
 def test_ipmi_command_line():
@@ -100,7 +113,7 @@ def test_ssh_defaults_live_under_the_site_root():
         "-o", "ServerAliveCountMax=2", "-l", "root", "--", "192.168.137.131", "reboot"]
     assert problems({"driver": "ssh", "user": "root; rm -rf /", "command": "halt"}) == [
         "boards.jtk1.power.user: 'root; rm -rf /' is not a user name",
-        "boards.jtk1.power.command: 'halt' is not one of reboot, systemctl reboot, /sbin/reboot"]
+        "boards.jtk1.power.command: 'halt' is not one of ('reboot', 'systemctl reboot', '/sbin/reboot')"]
 
 
 def test_wol_packet_and_broadcast():
@@ -113,12 +126,12 @@ def test_wol_packet_and_broadcast():
     assert (driver.device.mac, driver.device.broadcast, driver.device.port) == (
         "00:04:4b:00:00:01", "192.168.137.255", 9)
     assert problems({"driver": "wol"}, mac="") == [
-        "boards.jtk1.power.mac: missing: driver wol needs the board's MAC (power.mac or the board's mac)"]
+        "boards.jtk1.power.mac: required: driver wol needs the board's MAC (power.mac or the board's mac)"]
 
 
 def test_lab_needs_its_socket():
     assert problems({"driver": "lab"}) == [
-        "boards.jtk1.power.socket: missing: driver lab needs an absolute path"]
+        "boards.jtk1.power.socket: required"]
 
 
 @pytest.mark.parametrize(("answer", "state"), [
@@ -143,7 +156,7 @@ def test_capabilities_of_the_salt_driver():
 def test_power_problems_lists_without_raising():
     assert power_problems(board({"driver": "salt"})) == []
     assert power_problems(board({"driver": "salt", "hots": "x"})) == [
-        "boards.jtk1.power.hots: unknown key for driver salt (known keys: )"]
+        "boards.jtk1.power.hots: unknown key (known keys: driver)"]
 
 
 def test_settings_of_another_driver_inherited_from_the_defaults_are_ignored(farm_dir):

@@ -1,9 +1,7 @@
 """Driver ``http``: relay boards, smart plugs and PDUs with a web API, one URL per action.
 
-Settings: ``on``, ``off``, ``cycle``, ``status`` (URLs; at least one of on/off/cycle),
-``method`` (GET or POST, default GET), ``timeout`` (10 s), ``cycle_delay`` (2 s: how long the
-power stays off when a cycle is made of ``off`` then ``on`` because there is no ``cycle`` URL),
-``verify_tls`` (true).
+Settings: ``Settings`` below (at least one of the URLs on, off, cycle). Without a ``cycle``
+URL, a cycle is ``off``, ``cycle_delay`` seconds, then ``on``.
 
 The ``status`` answer is read as JSON (the first of ``power``/``POWER``/``POWER1``/``state``/
 ``status`` keys) or as plain text: on/off, 1/0, true/false (case-insensitive).
@@ -12,50 +10,40 @@ The ``status`` answer is read as JSON (the first of ``power``/``POWER``/``POWER1
 import json
 import logging
 import time
-from dataclasses import dataclass
+from typing import Literal
 
 import requests
+from pydantic import Field
 
 from jetson_farm.power.base import HARD_OFF, OFF, ON, UNKNOWN, PowerDriver
 from jetson_farm.power.errors import PowerError
-from jetson_farm.power.spec import SpecReader, safe_url
+from jetson_farm.power.spec import PowerSettings, Seconds, Url, safe_url
+from jetson_farm.schema import choice
 
 log = logging.getLogger(__name__)
 
-KEYS = ("on", "off", "cycle", "status", "method", "timeout", "cycle_delay", "verify_tls")
 STATE_KEYS = ("power", "POWER", "POWER1", "Power", "state", "status")
 WORDS = {"on": ON, "1": ON, "true": ON, "off": OFF, "0": OFF, "false": OFF}
 
 
-@dataclass(frozen=True)
-class Device:
-    board: str
-    on: str
-    off: str
-    cycle: str
-    status: str
-    method: str
-    timeout: float
-    cycle_delay: float
-    verify_tls: bool
+class Settings(PowerSettings):
+    driver: Literal["http"]
+    on: Url = Field("", description="the URL that powers the board on")
+    off: Url = Field("", description="the URL that powers it off")
+    cycle: Url = Field("", description="the URL that power-cycles it")
+    status: Url = Field("", description="the URL that tells its power state")
+    method: choice("GET", "POST") = Field("GET", description="the HTTP method of every call")
+    timeout: Seconds = Field(10, description="of every call")
+    cycle_delay: Seconds = Field(2, description="how long the power stays off when a cycle is `off` "
+                                                "then `on`")
+    verify_tls: bool = Field(True, description="check the server's TLS certificate")
 
     @classmethod
-    def from_pillar(cls, board, spec, site_root):
-        reader = SpecReader(board.name, "http", spec, KEYS)
-        device = cls(
-            board=board.name,
-            on=reader.url("on"), off=reader.url("off"), cycle=reader.url("cycle"),
-            status=reader.url("status"),
-            method=reader.choice("method", ("GET", "POST"), "GET"),
-            timeout=reader.seconds("timeout", 10),
-            cycle_delay=reader.seconds("cycle_delay", 2),
-            verify_tls=reader.boolean("verify_tls", True),
-        )
-        if not any(reader.has(key) for key in ("on", "off", "cycle")):
-            reader.problems.append(f"boards.{board.name}.power: driver http needs at least one of the "
-                                   "URLs on, off, cycle")
-        reader.done()
-        return device
+    def cross_checks(cls, spec):
+        if not any(spec.get(key) for key in ("on", "off", "cycle")):
+            return [("", "driver http needs at least one of the URLs on, off, cycle")]
+        return []
+
 
 
 def read_state(text):

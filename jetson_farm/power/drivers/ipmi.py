@@ -1,57 +1,46 @@
 """Driver ``ipmi``: the board's BMC through ``ipmitool ... chassis power on|off|cycle|status|soft``.
 
-Settings: ``host`` (the BMC, required), ``user`` (required), ``password_file`` (a file on the
-site server, passed as ``-f``) or ``password_env`` (the name of an environment variable of the
-site minion, passed to ipmitool as ``IPMI_PASSWORD`` with ``-E``): the password never appears on
-a command line nor in the pillar. ``interface`` (lanplus or lan), ``port`` (623),
-``cipher_suite`` (3: ipmitool 1.8.19 otherwise asks the BMC for its suites, which some BMCs
-and OpenIPMI's simulator do not answer), ``timeout`` (20 s).
+Settings: ``Settings`` below. The password comes from ``password_file`` (passed as ``-f``) or
+``password_env`` (passed to ipmitool as ``IPMI_PASSWORD`` with ``-E``): it never appears on a
+command line nor in the pillar. ``cipher_suite`` defaults to 3: ipmitool 1.8.19 otherwise asks
+the BMC for its suites, which some BMCs and OpenIPMI's simulator do not answer.
 
 ``reboot`` is ``chassis power soft``: an orderly ACPI shutdown; the board stays off until ``on``.
 """
 
 import os
-from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field
 
 from jetson_farm.power.base import OFF, ON, SOFT_OFF, UNKNOWN, PowerDriver, last_line, run_command
 from jetson_farm.power.errors import PowerError
-from jetson_farm.power.spec import ENV_RE, USER_RE, SpecReader
+from jetson_farm.power.spec import USER_RE, EnvName, Host, Path, Port, PowerSettings, Seconds, pattern
+from jetson_farm.schema import choice, field
 
-KEYS = ("host", "user", "password_file", "password_env", "interface", "port", "cipher_suite", "timeout")
 CHASSIS = {"on": "on", "off": "off", "cycle": "cycle", "status": "status", "reboot": "soft"}
 
 
-@dataclass(frozen=True)
-class Device:
-    board: str
-    host: str
-    user: str
-    password_file: str
-    password_env: str
-    interface: str
-    port: int
-    cipher_suite: int
-    timeout: float
+class Settings(PowerSettings):
+    driver: Literal["ipmi"]
+    host: Host = Field(description="the BMC")
+    user: field(pattern(USER_RE, "a BMC user name", 64, allow_empty=False), "user name") = Field(
+        description="the BMC user")
+    password_file: Path = Field("", description="a file on the site server holding the BMC password "
+                                                "(`ipmitool -f`)")
+    password_env: EnvName = Field("", description="or an environment variable of the site minion holding it "
+                                                  "(`ipmitool -E`)")
+    interface: choice("lanplus", "lan") = Field("lanplus", description="ipmitool's interface")
+    port: Port = Field(623, description="the BMC's RMCP port")
+    cipher_suite: choice(*range(18), doc="0-17") = Field(3, description="ipmitool `-C` (lanplus)")
+    timeout: Seconds = Field(20, description="of one ipmitool run")
 
     @classmethod
-    def from_pillar(cls, board, spec, site_root):
-        reader = SpecReader(board.name, "ipmi", spec, KEYS)
-        device = cls(
-            board=board.name,
-            host=reader.host("host", required=True),
-            user=reader.string("user", required=True, pattern=USER_RE, what="a BMC user name"),
-            password_file=reader.path("password_file"),
-            password_env=reader.string("password_env", pattern=ENV_RE, what="an environment variable name"),
-            interface=reader.choice("interface", ("lanplus", "lan"), "lanplus"),
-            port=reader.port("port", 623),
-            cipher_suite=reader.choice("cipher_suite", tuple(range(18)), 3),
-            timeout=reader.seconds("timeout", 20),
-        )
-        if bool(device.password_file) == bool(device.password_env):
-            reader.problems.append(f"boards.{board.name}.power: driver ipmi needs exactly one of "
-                                   "password_file, password_env (never the password itself)")
-        reader.done()
-        return device
+    def cross_checks(cls, spec):
+        if bool(spec.get("password_file")) == bool(spec.get("password_env")):
+            return [("", "driver ipmi needs exactly one of password_file, password_env "
+                         "(never the password itself)")]
+        return []
 
 
 class Driver(PowerDriver):

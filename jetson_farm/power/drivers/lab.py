@@ -1,33 +1,25 @@
 """Driver ``lab``: the lab's virtual boards, through the lab supervisor's unix socket.
 
-Settings: ``socket`` (the supervisor's socket path, required), ``timeout`` (10 s). A lab board
+Settings: ``Settings`` below. A lab board
 has no soft path from the site (its minion's ``system.reboot`` is the ``salt`` way), so
 ``reboot`` cuts its power, like a relay.
 """
 
-from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field
 
 from jetson_farm.errors import JetsonError
 from jetson_farm.power.base import HARD_OFF, OFF, ON, UNKNOWN, PowerDriver
 from jetson_farm.power.errors import PowerError
-from jetson_farm.power.spec import SpecReader
+from jetson_farm.power.spec import PowerSettings, Seconds
+from jetson_farm.schema import abs_path, field
 
-KEYS = ("socket", "timeout")
 
-
-@dataclass(frozen=True)
-class Device:
-    board: str
-    socket: str
-    timeout: float
-
-    @classmethod
-    def from_pillar(cls, board, spec, site_root):
-        reader = SpecReader(board.name, "lab", spec, KEYS)
-        device = cls(board=board.name, socket=reader.path("socket", required=True),
-                     timeout=reader.seconds("timeout", 10))
-        reader.done()
-        return device
+class Settings(PowerSettings):
+    driver: Literal["lab"]
+    socket: field(abs_path, "absolute path") = Field(description="the lab supervisor's unix socket")
+    timeout: Seconds = Field(10, description="of one request to the supervisor")
 
 
 class Driver(PowerDriver):

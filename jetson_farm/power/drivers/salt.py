@@ -4,24 +4,14 @@ The site server cannot target another minion, so the switch orchestration runs
 ``system.reboot`` on the board (step 1). Here: no hard power, and ``reboot`` says who does it.
 """
 
-from dataclasses import dataclass
+from typing import Literal
 
 from jetson_farm.power.base import ORCHESTRATION, PowerDriver
-from jetson_farm.power.spec import SpecReader
-
-KEYS = ()
+from jetson_farm.power.spec import PowerSettings
 
 
-@dataclass(frozen=True)
-class Device:
-    board: str
-    minion: str
-
-    @classmethod
-    def from_pillar(cls, board, spec, site_root):
-        reader = SpecReader(board.name, "salt", spec, KEYS)
-        reader.done()
-        return cls(board=board.name, minion=board.minion)
+class Settings(PowerSettings):
+    driver: Literal["salt"]
 
 
 class Driver(PowerDriver):

@@ -1,18 +1,18 @@
 """Driver ``ssh``: ``ssh root@<board> reboot`` from the site server, with a key kept there.
 
-Settings: ``key`` (default ``<site root>/power/id_ed25519``), ``user`` (root), ``host`` (the
-board's ip), ``port`` (22), ``known_hosts`` (default ``<site root>/power/known_hosts``; a new
-board's host key is learnt on first use, a changed one is refused), ``timeout`` (30 s).
+Settings: ``Settings`` below; the key and known_hosts live under the site root by default.
 """
 
 import os
-from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field
 
 from jetson_farm.power.base import SOFT_REBOOT, UNKNOWN, PowerDriver, last_line, run_command
 from jetson_farm.power.errors import PowerError
-from jetson_farm.power.spec import USER_RE, SpecReader
+from jetson_farm.power.spec import OptionalHost, Path, Port, PowerSettings, Seconds, UserName, site_file
+from jetson_farm.schema import choice
 
-KEYS = ("key", "user", "host", "port", "known_hosts", "timeout", "command")
 # What reboot runs on the board: a fixed word, never built from input.
 REBOOT_COMMANDS = ("reboot", "systemctl reboot", "/sbin/reboot")
 # ssh's own failures (cannot connect, auth refused) exit 255; so does a session the board closes
@@ -20,32 +20,22 @@ REBOOT_COMMANDS = ("reboot", "systemctl reboot", "/sbin/reboot")
 SSH_FAILED = 255
 
 
-@dataclass(frozen=True)
-class Device:
-    board: str
-    host: str
-    user: str
-    port: int
-    key: str
-    known_hosts: str
-    command: str
-    timeout: float
+class Settings(PowerSettings):
+    driver: Literal["ssh"]
+    host: OptionalHost = Field("", description="the board's address for ssh (default: its `ip`)")
+    user: UserName = Field("root", description="who runs the reboot on the board")
+    port: Port = Field(22, description="the board's ssh port")
+    key: Path = Field("", description="the site server's private key (default: "
+                                      "`<site root>/power/id_ed25519`)")
+    known_hosts: Path = Field("", description="where the boards' host keys are learnt on first use, a "
+                                              "changed one refused (default: "
+                                              "`<site root>/power/known_hosts`)")
+    command: choice(*REBOOT_COMMANDS) = Field("reboot", description="what reboots the board")
+    timeout: Seconds = Field(30, description="of one ssh run")
 
-    @classmethod
-    def from_pillar(cls, board, spec, site_root):
-        reader = SpecReader(board.name, "ssh", spec, KEYS)
-        device = cls(
-            board=board.name,
-            host=reader.host("host", board.ip),
-            user=reader.string("user", "root", pattern=USER_RE, what="a user name"),
-            port=reader.port("port", 22),
-            key=reader.path("key", os.path.join(site_root, "power", "id_ed25519")),
-            known_hosts=reader.path("known_hosts", os.path.join(site_root, "power", "known_hosts")),
-            command=reader.choice("command", REBOOT_COMMANDS, "reboot"),
-            timeout=reader.seconds("timeout", 30),
-        )
-        reader.done()
-        return device
+    def defaults_from(self, board, site_root):
+        return {"host": board.ip, "key": site_file(site_root, "id_ed25519"),
+                "known_hosts": site_file(site_root, "known_hosts")}
 
 
 class Driver(PowerDriver):

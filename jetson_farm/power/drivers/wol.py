@@ -1,19 +1,20 @@
 """Driver ``wol``: a Wake-on-LAN magic packet (6 x FF, then 16 x the MAC) by UDP broadcast.
 
-Power on only. Settings: ``mac`` (default the board's), ``broadcast`` (default the directed
-broadcast of the board's subnet, from its ip and netmask, so the packet stays on the board's
-segment), ``port`` (9), ``interface`` (bind to this network device of the site server).
+Power on only. Settings: ``Settings`` below; the default broadcast is the directed broadcast of
+the board's subnet, from its ip and netmask, so the packet stays on the board's segment.
 """
 
 import ipaddress
 import socket
-from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field
 
 from jetson_farm.power.base import UNKNOWN, PowerDriver
 from jetson_farm.power.errors import PowerError
-from jetson_farm.power.spec import SpecReader
+from jetson_farm.power.spec import Port, PowerSettings
+from jetson_farm.schema import Mac, expect_string, field, ipv4_or_empty, refuse, shown
 
-KEYS = ("mac", "broadcast", "port", "interface")
 IFNAME_MAX = 15
 
 
@@ -26,30 +27,28 @@ def directed_broadcast(ip, netmask):
     return str(ipaddress.IPv4Network(f"{ip}/{netmask}", strict=False).broadcast_address)
 
 
-@dataclass(frozen=True)
-class Device:
-    board: str
-    mac: str
-    broadcast: str
-    port: int
-    interface: str
+def _interface(value):
+    if len(expect_string(value, "an interface name", IFNAME_MAX)) > IFNAME_MAX or "/" in value:
+        raise refuse(f"{shown(value)} is not an interface name")
+    return value
 
-    @classmethod
-    def from_pillar(cls, board, spec, site_root):
-        reader = SpecReader(board.name, "wol", spec, KEYS)
-        interface = reader.string("interface", what="a network interface name")
-        if len(interface) > IFNAME_MAX or "/" in interface:
-            reader.problems.append(f"boards.{board.name}.power.interface: {interface!r} "
-                                   "is not an interface name")
-        device = cls(
-            board=board.name,
-            mac=reader.mac("mac", board.mac),
-            broadcast=reader.ipv4("broadcast", directed_broadcast(board.ip, board.netmask)),
-            port=reader.port("port", 9),
-            interface=interface,
-        )
-        reader.done()
-        return device
+
+class Settings(PowerSettings):
+    driver: Literal["wol"]
+    mac: Mac = Field("", description="the MAC to wake (default: the board's `mac`)")
+    broadcast: field(ipv4_or_empty, "IPv4") = Field("", description="where the packet goes (default: the "
+                                                    "directed broadcast of the board's subnet)")
+    port: Port = Field(9, description="the UDP port")
+    interface: field(_interface, "interface") = Field("", description="send through this network device "
+                                                                      "of the site server")
+
+    def board_problems(self, board):
+        if not (self.mac or board.mac):
+            return [("mac", "required: driver wol needs the board's MAC (power.mac or the board's mac)")]
+        return []
+
+    def defaults_from(self, board, site_root):
+        return {"mac": board.mac, "broadcast": directed_broadcast(board.ip, board.netmask)}
 
 
 class Driver(PowerDriver):

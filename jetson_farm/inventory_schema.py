@@ -1,0 +1,185 @@
+"""The schema of the ``jetson`` pillar (docs/inventory.md is checked against it by a test).
+
+Each key is declared once, here, with its type, default and meaning (the ``description``):
+``Inventory`` reads a pillar through these models, and ``tests/unit/test_schema_docs.py``
+compares the key table of docs/inventory.md with ``key_paths(InventorySchema)``. The power
+settings of each driver are declared next to the driver (``jetson_farm/power/drivers/``).
+"""
+
+import re
+
+from pydantic import Field
+
+from jetson_farm.schema import (
+    SSH_KEY_RE,
+    Mac,
+    StrictModel,
+    TimeZone,
+    abs_path,
+    choice,
+    email,
+    expect_string,
+    field,
+    image_or_empty,
+    image_ref,
+    ipv4,
+    ipv4_or_empty,
+    list_of,
+    mapping,
+    name_check,
+    name_of,
+    number,
+    refuse,
+    shown,
+    text,
+)
+
+DEFAULT_NFS_OPTIONS = ("rw", "nohide", "insecure", "no_subtree_check", "async", "no_root_squash")
+NFS_OPTION_RE = re.compile(r"[a-z_]+(=[A-Za-z0-9_.:/-]+)?")
+NFS_CLIENTS_RE = re.compile(r"[A-Za-z0-9.*:/_-]+")
+GANESHA_DBUS_RE = re.compile(r"(unix:(path|abstract)=[A-Za-z0-9_./-]+)?")
+
+
+def _nfs_options(value):
+    if not isinstance(value, list) or not all(
+            isinstance(o, str) and NFS_OPTION_RE.fullmatch(o) for o in value):
+        raise refuse(f"{shown(value)} must be a list of NFS options")
+    return tuple(value)
+
+
+def _nfs_clients(value):
+    if not NFS_CLIENTS_RE.fullmatch(expect_string(value, "a host, network or '*'", 255)):
+        raise refuse(f"{shown(value)} is not a host, network or '*'")
+    return value
+
+
+def _dbus(value):
+    if not isinstance(value, str) or len(value) > 255 or not GANESHA_DBUS_RE.fullmatch(value):
+        raise refuse(f"{shown(value)} must be a DBus address like 'unix:path=/run/jetson/bus.sock', "
+                     "or empty for the system bus")
+    return value
+
+
+def _seconds(value):
+    return number(value, minimum=1, integer=True, what="a positive number of seconds")
+
+
+def _quota(value):
+    return number(value, minimum=0, what="a number >= 0")
+
+
+def _ssh_key(value):
+    if not isinstance(value, str) or len(value) > 16384 or not SSH_KEY_RE.fullmatch(value):
+        raise refuse("not one OpenSSH public key line")
+    return value
+
+
+def _shared(value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, list):
+        return list_of(name_check("user"), "user names")(value)
+    raise refuse("must be true or a list of users")
+
+
+SiteName = name_of("site")
+BoardName = name_of("board")
+UserName = name_of("user")
+MinionName = name_of("minion")
+ImageRef = field(image_ref, "`user/name`")
+ImageKey = field(image_ref, "`user/name`")
+OptionalImage = field(image_or_empty, "`user/name`")
+Seconds = field(_seconds, "seconds")
+AbsPath = field(abs_path, "absolute path")
+IPv4 = field(ipv4, "IPv4")
+OptionalIPv4 = field(ipv4_or_empty, "IPv4")
+Text = field(text, "string")
+Email = field(email, "address")
+PowerMapping = field(mapping, "mapping")
+
+
+class NfsConfig(StrictModel):
+    backend: choice("kernel", "ganesha") = Field("kernel",
+                                                 description="which NFS server exports the nfsroots")
+    clients: field(_nfs_clients, "host, network or `*`") = Field("*", description="who may mount")
+    options: field(_nfs_options, "list") = Field(DEFAULT_NFS_OPTIONS, description="export options")
+    exports_file: AbsPath = Field("/etc/exports.d/jetson.exports",
+                                  description="the one file the kernel backend owns")
+    ganesha_conf: AbsPath = Field("/etc/ganesha/jetson.conf",
+                                  description="the one file of EXPORT blocks the Ganesha backend owns")
+    ganesha_dbus: field(_dbus, "DBus address") = Field(
+        "", description="where the site's Ganesha listens for `ExportMgr` calls (`unix:path=...`); "
+                        "empty: the system bus")
+
+
+class SiteSchema(StrictModel):
+    minion: MinionName = Field(None, description="the site server's minion id (default: the site's name)")
+    root: AbsPath = Field(description="`images/`, `boards/`, `state/` live here; same file system as "
+                                      "every nfsroot")
+    address: OptionalIPv4 = Field("", description="the site server's address on its boards' segment "
+                                                  "(NFS server, `flash.sh -N`)")
+    nfs: NfsConfig = Field(NfsConfig(), description="the site's NFS server")
+
+
+class DefaultsSchema(StrictModel):
+    image: OptionalImage = Field("", description="the image a board returns to at the end of a slot")
+    boot_timeout: Seconds = Field(300, description="step 7: how long a board may take to come back")
+    down_timeout: Seconds = Field(120, description="step 2: how long a soft reboot may take before "
+                                                   "escalation")
+    power: PowerMapping = Field({"driver": "salt"}, description="merged under each board's `power`; "
+                                "see docs/power-drivers.md")
+
+
+class FlashSchema(StrictModel):
+    # The formats are checked where the line is built (jetson_farm.runner.flash), which names them.
+    target: Text = Field("", description="the L4T board config of the flash line (`jetson-tk1`)")
+    iface: Text = Field("eth0", description="the board's network interface on the flash line")
+
+
+class BoardSchema(StrictModel):
+    site: SiteName = Field(description="which site server serves it")
+    minion: MinionName = Field(None, description="its minion id (default: the board's name; one "
+                                                        "accepted key for life, see `jetson.enroll`)")
+    ip: IPv4 = Field(description="its address (ping, NFS sessions, the flash line)")
+    netmask: IPv4 = Field("255.255.255.0", description="its netmask")
+    gateway: OptionalIPv4 = Field("", description="its gateway (the flash line)")
+    mac: Mac = Field("", description="its MAC address (Wake-on-LAN)")
+    nfsroot: AbsPath = Field(description="the exported directory the board boots from; unique per board")
+    image: OptionalImage = Field(None, description="its own default image (default: `defaults.image`)")
+    boot_timeout: Seconds = Field(None, description="overrides `defaults.boot_timeout`")
+    down_timeout: Seconds = Field(None, description="overrides `defaults.down_timeout`")
+    power: PowerMapping = Field({}, description="its power driver and settings, merged over "
+                                "`defaults.power`; see docs/power-drivers.md")
+    flash: FlashSchema = Field(FlashSchema(),
+                               description="the L4T flash line (`salt-run jetson.flash_command`)")
+
+
+class UserSchema(StrictModel):
+    email: Email = Field("", description="where the bridge sends mail")
+    ssh_keys: list[field(_ssh_key, "OpenSSH public key line")] = Field(
+        [], description="injected into `root/.ssh/authorized_keys` of the images they boot")
+    quota_gb: field(_quota, "number") = Field(0, description="store quota in GB, `jetson_rootfs.usage` "
+                                                             "(0: none)")
+    admin: bool = Field(False, description="may boot any image")
+
+
+class ImageSchema(StrictModel):
+    shared: field(_shared, "`true` or list of users") = Field(False, description="who else may boot it "
+                                                                                  "(rule 3)")
+    description: Text = Field("", description="what it is")
+
+
+class InventorySchema(StrictModel):
+    master: Text = Field("salt", description="the address board minions connect to (injected into every "
+                                             "image)")
+    timezone: TimeZone = Field("UTC", description="floating calendar times are read "
+                                                                        "in it")
+    sites: dict[SiteName, SiteSchema] = Field({}, json_schema_extra={"key": "<site>"},
+                                              description="the site servers")
+    defaults: DefaultsSchema = Field(DefaultsSchema(), description="what boards inherit")
+    boards: dict[BoardName, BoardSchema] = Field({}, json_schema_extra={"key": "<board>"},
+                                                 description="the boards")
+    users: dict[UserName, UserSchema] = Field({}, json_schema_extra={"key": "<user>"},
+                                              description="who may book and boot")
+    images: dict[ImageKey, ImageSchema] = Field({}, json_schema_extra={"key": "<user/name>"},
+                                                description="images with settings (sharing)")
