@@ -5,11 +5,19 @@ nothing to do (and must start no orchestration). Salt is the recorded stand-in o
 integration tests: the figures are the bridge's own (CalDAV query, parsing, decision, ledger,
 write-back). Targets: first run under 10 s, second under 3 s.
 
-    .venv/bin/python benchmarks/bridge.py [--events 10000]
+Then the cost of one RRULE bomb: reading a calendar (the CalDAV query and the parsing, as a
+run does) that holds one event repeating every second, against reading an empty calendar.
+Each read runs in its own process so that its peak memory (ru_maxrss) is its own. Target:
+under 0.5 s and under 50 MB more than the empty calendar.
+
+    .venv/bin/python benchmarks/bridge.py [--events 10000] [--bombs-only]
 """
 
 import argparse
+import json
 import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,8 +35,10 @@ from calendar_bridge.caldav_door import CalendarStore
 from calendar_bridge.config import build
 from calendar_bridge.ledger import Ledger
 from calendar_bridge.mail import Mailer
+from calendar_bridge.occurrences import read_object
 from calendar_bridge.reader import load_inventory
 from calendar_bridge.sync import Bridge
+from tests.bridge_events import booking_ics
 from tests.caldav_servers import Radicale
 from tests.conftest import make_pillar
 from tests.integration.bridge_env import RecordedFarm
@@ -58,10 +68,85 @@ def year_of_bookings(count):
     return calendar.to_ical()
 
 
+BOMB_NIGHT = datetime(2026, 11, 24, 1, 0, tzinfo=PARIS)
+BOMB_LOOKAHEAD = timedelta(days=7)  # the configuration's default
+EVERY_SECOND = {"BYHOUR": list(range(24)), "BYMINUTE": list(range(60)), "BYSECOND": list(range(60))}
+BOMBS = {  # label: (RRULE, DTSTART)
+    "FREQ=SECONDLY without COUNT": ({"FREQ": "SECONDLY"}, BOMB_NIGHT),
+    "FREQ=SECONDLY;COUNT=86400": ({"FREQ": "SECONDLY", "COUNT": 86400}, BOMB_NIGHT),
+    "FREQ=DAILY every second (BYHOUR, BYMINUTE, BYSECOND)": ({"FREQ": "DAILY", **EVERY_SECOND},
+                                                             BOMB_NIGHT),
+    "FREQ=DAILY;COUNT=1000000000 from 1900": ({"FREQ": "DAILY", "COUNT": 10**9},
+                                              datetime(1900, 1, 1, 9, 0, tzinfo=PARIS)),
+}
+
+
+def read_once(url, password):
+    """Read the calendar at ``url`` as a nightly run does; (seconds, peak RSS in MB, refusals)."""
+    began = time.perf_counter()
+    store = CalendarStore(url, "bridge", password, 600)
+    refusals = []
+    for raw in store.fetch(url, BOMB_NIGHT, BOMB_NIGHT + BOMB_LOOKAHEAD):
+        _, unreadable = read_object(raw.data, url, raw.href, PARIS, BOMB_NIGHT,
+                                    BOMB_NIGHT + BOMB_LOOKAHEAD)
+        refusals.extend(item.reason for item in unreadable)
+    seconds = time.perf_counter() - began
+    return seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, refusals
+
+
+def read_in_child(url, password):
+    """``read_once`` in a fresh process, so that its peak memory is its own."""
+    out = subprocess.run([sys.executable, __file__, "--read-once", url], capture_output=True,
+                         text=True, check=True, timeout=1800,
+                         env={**os.environ, "BENCH_PW": password})
+    return json.loads(out.stdout)
+
+
+class BombRadicale(Radicale):
+    """Radicale without its own RRULE limit (max_vevent_rrule_occurrence refuses a COUNT over
+    10,000 at PUT): many servers have none, and the bridge must not rely on one."""
+
+    def command(self):
+        command = super().command()
+        config = self.root / "config"
+        config.write_text(config.read_text().replace(
+            "[server]\n", "[server]\nmax_vevent_rrule_occurrence = 100000000\n", 1))
+        return command
+
+
+def bomb_costs(server):
+    """Print what one RRULE bomb costs a run, against an empty calendar; True if on target."""
+    password = server.passwords["bridge"]
+    empty = read_in_child(server.make_calendar("admin", "empty"), password)
+    print(f"empty calendar: {empty['seconds']:.2f} s, peak {empty['mb']:.0f} MB")
+    ok = True
+    for n, (label, (rule, start)) in enumerate(BOMBS.items()):
+        url = server.make_calendar("admin", f"bomb{n}")
+        ics = booking_ics("bomb", start, start + timedelta(seconds=1), rrule=rule)
+        server.put(f"{url}bomb.ics", ics, user="admin")
+        one = read_in_child(url, password)
+        seconds, mb = one["seconds"] - empty["seconds"], one["mb"] - empty["mb"]
+        ok = ok and seconds < 0.5 and mb < 50 and len(one["refusals"]) == 1
+        print(f"one {label} event: {seconds:+.2f} s, {mb:+.0f} MB over the empty calendar; "
+              f"refused: {one['refusals'][0] if one['refusals'] else 'NO'}")
+    print(f"target (one bomb under 0.5 s and 50 MB more, refused): {'met' if ok else 'NOT met'}")
+    return ok
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10000)
+    parser.add_argument("--bombs-only", action="store_true", help="only the RRULE-bomb figures")
+    parser.add_argument("--read-once", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.read_once:
+        seconds, mb, refusals = read_once(args.read_once, os.environ["BENCH_PW"])
+        print(json.dumps({"seconds": seconds, "mb": mb, "refusals": refusals}))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="bombs-") as tmp, BombRadicale(Path(tmp) / "dav") as server:
+        bombs_ok = bomb_costs(server)
+    if args.bombs_only:
+        return 0 if bombs_ok else 1
     with tempfile.TemporaryDirectory(prefix="bridge-bench-") as tmp, Radicale(Path(tmp) / "dav") as server:
         tmp = Path(tmp)
         url = server.make_calendar("admin", "bookings")
@@ -97,7 +182,7 @@ def main():
                       f"{len(farm.calls) - calls} orchestrations started "
                       f"({sum(len(c[1]) for c in farm.calls[calls:])} boards), {run.written} written back")
                 night += timedelta(minutes=5)
-        ok = figures[0] < 10 and figures[1] < 3 and len(farm.calls) == 1
+        ok = figures[0] < 10 and figures[1] < 3 and len(farm.calls) == 1 and bombs_ok
         print(f"targets (first < 10 s, second < 3 s with no orchestration): {'met' if ok else 'NOT met'}")
         return 0 if ok else 1
 

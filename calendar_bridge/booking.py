@@ -19,6 +19,9 @@ STATUS_BLOCK_PREFIX = "[jetson-farm]"
 MAX_FIELD_CHARS = 1000
 FIELD_LINE_RE = re.compile(r"^\s*(board|image|user)\s*:\s*(.*?)\s*$", re.IGNORECASE)
 USER_PREFIX_RE = re.compile(r"^\s*([^\s:]+)\s*:\s*(.*)$", re.DOTALL)
+# A line break in a title would let it pass for extra lines (``image: ...``) where it is quoted.
+ONE_LINE_FIELDS = ("SUMMARY", "LOCATION")
+LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")  # what str.splitlines() splits on
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ def user_text(description):
 def _check_field(name, value):
     if len(value) > MAX_FIELD_CHARS:
         raise _Refuse(f"{name} is {len(value)} characters long, more than the {MAX_FIELD_CHARS} allowed")
+    if name in ONE_LINE_FIELDS and any(char in LINE_BREAKS for char in value):
+        raise _Refuse(f"{name} contains a line break; write it on one line")
     if has_control_chars(value):
         raise _Refuse(f"{name} contains control characters")
 

@@ -9,6 +9,7 @@ asks for an ETag precondition and both mismatch errors are caught.
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 import caldav
 import requests
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 MISMATCH_ERRORS = (dav_error.ETagMismatchError, dav_error.ScheduleTagMismatchError)
 TRANSPORT_ERRORS = (dav_error.DAVError, requests.RequestException, OSError)
+FLOATING_MARGIN = timedelta(days=1)  # a floating or all-day time is at most 14 h from UTC
 
 
 @dataclass(frozen=True)
@@ -52,9 +54,15 @@ class CalendarStore:
             raise CalendarError(f"calendar {calendar_url}: cannot be read: {_reason(err)}") from err
 
     def fetch(self, calendar_url, start, end):
-        """The objects of the calendar with an event in [start, end) (server-side filter)."""
+        """The objects of the calendar with an event in [start, end) (server-side filter), as
+        stored: nothing is expanded here (calendar_bridge.occurrences bounds it first)."""
         try:
-            found = self._calendar(calendar_url).search(start=start, end=end, event=True, expand=False)
+            # python-caldav would check every object against the range itself (post_filter),
+            # expanding each series in full however often it repeats. The server's filter with
+            # a day more on each side (floating and all-day times) is enough: the reader cuts.
+            found = self._calendar(calendar_url).search(
+                start=start - FLOATING_MARGIN, end=end + FLOATING_MARGIN, event=True,
+                expand=False, post_filter=False)
         except dav_error.NotFoundError as err:
             raise CalendarMissing(f"calendar {calendar_url}: not found on the server") from err
         except TRANSPORT_ERRORS as err:

@@ -146,7 +146,8 @@ def cmd_list(config, args, salt):
     for refusal in reading.refusals:
         items.append((refusal.occurrence, "refused", refusal.reason))
     items.sort(key=lambda item: (item[0].start, item[0].key))
-    listing = [{"start": o.start.astimezone(zone).isoformat(), "end": o.end.astimezone(zone).isoformat(),
+    listing = [{"start": o.start.astimezone(zone).isoformat() if o.times_known else "",
+                "end": o.end.astimezone(zone).isoformat() if o.times_known else "",
                 "calendar": o.calendar_url, "uid": o.uid, "summary": o.summary[:100], "verdict": verdict,
                 "detail": detail, "status": rows[o.key].status if o.key in rows else ""}
                for o, verdict, detail in items]
@@ -154,7 +155,8 @@ def cmd_list(config, args, salt):
         print(json.dumps({"day": day.isoformat(), "bookings": listing, "errors": reading.errors}, indent=2))
     else:
         for item in listing:
-            print(f"{item['start'][11:16]}-{item['end'][11:16]} {item['verdict']:8} {item['detail']}"
+            when = f"{item['start'][11:16]}-{item['end'][11:16]}" if item["start"] else "??:??-??:??"
+            print(f"{when} {item['verdict']:8} {item['detail']}"
                   f"  [{item['summary']}]")
         for error in reading.errors:
             print(f"error: {error}", file=sys.stderr)

@@ -2,26 +2,32 @@
 
 Pure: no network. Recurring events are expanded here (RRULE, RDATE, EXDATE, overrides), as
 RFC 5545 says for all-day starts, DURATION and a missing end; cancelled occurrences are
-dropped; floating times and unknown zones are read in the farm's timezone. One bad event
-becomes a :class:`Unreadable` with the reason, never an exception out of :func:`read_object`.
+dropped; floating times and unknown zones are read in the farm's timezone. What a series may
+cost is bounded before it is expanded (calendar_bridge.recurrence). One bad event becomes a
+:class:`Unreadable` with the reason and, where its DTSTART can be read, its times; never an
+exception out of :func:`read_object`.
 """
 
 import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import icalendar
 import recurring_ical_events
 import x_wr_timezone
-from dateutil.rrule import rrulestr
 
+from calendar_bridge.recurrence import Draws, SeriesRefused, bound_series
 from calendar_bridge.text import strip_html
 
 log = logging.getLogger(__name__)
 
 UID_LINE_RE = re.compile(rb"(?mi)^UID:([^\r\n]*)")
+DTSTART_LINE_RE = re.compile(rb"(?mi)^DTSTART((?:;[^:\r\n]*)?):([0-9TZ]{8,16})\s*$")
+TZID_PARAM_RE = re.compile(r"(?i);TZID=\"?([^;\"]+)")
 MARGIN = timedelta(days=2)  # expand a little wider, then cut exactly in UTC
+DRAWS_PER_OCCURRENCE = 100  # an object's series may draw 100 x max_occurrences starts in all
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class Occurrence:
     status: str  # the event's STATUS (CONFIRMED, TENTATIVE...), upper case
     has_attendees: bool
     created: str = ""
+    times_known: bool = True  # False for an unreadable event whose DTSTART could not be read
 
     @property
     def key(self):
@@ -56,7 +63,8 @@ class Unreadable:
     href: str
     uid: str
     reason: str
-    start: datetime | None = None
+    start: datetime | None = None  # in UTC, from the raw DTSTART when it can be read
+    end: datetime | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -110,35 +118,6 @@ def _bounds(component, zone):
     return start, end, all_day
 
 
-def _count_in_window(master, lo, hi, cap):
-    """How many starts the RRULEs of ``master`` give in [lo, hi), counting at most ``cap + 1``."""
-    dtstart = master.decoded("DTSTART")
-    if not isinstance(dtstart, datetime):
-        dtstart = datetime.combine(dtstart, time(0))
-    if dtstart.tzinfo is None:
-        lo, hi = lo.replace(tzinfo=None), hi.replace(tzinfo=None)
-    else:
-        lo, hi = lo.astimezone(dtstart.tzinfo), hi.astimezone(dtstart.tzinfo)
-    rules = master.get("RRULE")
-    rules = rules if isinstance(rules, list) else [rules]
-    total = 0
-    for rule in rules:
-        try:
-            parsed = rrulestr(rule.to_ical().decode(), dtstart=dtstart)
-            if dtstart.tzinfo is None:
-                lo_cmp, hi_cmp = lo.replace(tzinfo=None), hi.replace(tzinfo=None)
-            else:
-                lo_cmp, hi_cmp = lo, hi
-            for when in parsed.xafter(lo_cmp, count=cap + 1, inc=True):
-                if when >= hi_cmp:
-                    break
-                total += 1
-        except (ValueError, TypeError) as err:
-            # dateutil is stricter than RFC 5545 about UNTIL; the expander below decides.
-            log.debug("cannot pre-count %s: %s", master.get("UID"), err)
-    return total
-
-
 def _group_by_uid(calendar):
     groups = {}
     for component in calendar.walk("VEVENT"):
@@ -166,27 +145,91 @@ def read_object(ics, calendar_url, href, zone, window_start, window_end, max_occ
         ics = ics.encode("utf-8", "surrogateescape")
     if len(ics) > max_bytes:
         return [], [Unreadable(calendar_url, href, _uid_hint(ics),
-                               f"the event is {len(ics)} bytes, more than the {max_bytes} allowed")]
+                               f"the event is {len(ics)} bytes, more than the {max_bytes} allowed",
+                               *_raw_times(ics, zone))]
     try:
         calendar = icalendar.Calendar.from_ical(ics)
         calendar = x_wr_timezone.to_standard(calendar)
     except Exception as err:  # icalendar raises many types on broken input
-        return [], [Unreadable(calendar_url, href, _uid_hint(ics), f"not valid iCalendar: {err}")]
+        return [], [Unreadable(calendar_url, href, _uid_hint(ics), f"not valid iCalendar: {err}",
+                               *_raw_times(ics, zone))]
     occurrences, unreadable = [], []
+    draws = Draws(max_occurrences * DRAWS_PER_OCCURRENCE)
     for uid, components in _group_by_uid(calendar).items():
         try:
             occurrences.extend(_expand(calendar, uid, components, calendar_url, href, zone,
-                                       window_start, window_end, max_occurrences))
+                                       window_start, window_end, max_occurrences, draws))
+            continue
         except _Refused as err:
-            unreadable.append(Unreadable(calendar_url, href, uid, str(err)))
+            reason = str(err)
         except Exception as err:  # one broken series must not stop the others
             log.info("cannot read %s in %s: %r", uid, href, err)
-            unreadable.append(Unreadable(calendar_url, href, uid, f"cannot read this event: {err}"))
+            reason = f"cannot read this event: {err}"
+        unreadable.append(Unreadable(calendar_url, href, uid, reason, *_series_times(components, zone)))
     return occurrences, unreadable
+
+
+def _series_times(components, zone):
+    """(start, end) in UTC of the series' first VEVENT (its master if it has one), as far as
+    they can be read; (None, None) if its DTSTART cannot. The event is refused already: its
+    times only help the user find it."""
+    first = next((c for c in components if "RECURRENCE-ID" not in c), components[0])
+    try:
+        start = to_utc(first.decoded("DTSTART"), zone)
+    except Exception:  # icalendar raises many types on broken values
+        return None, None
+    try:
+        _, end, _ = _bounds(first, zone)
+    except Exception:
+        end = start
+    return start, max(start, end)
+
+
+def _raw_times(ics, zone):
+    """(start, None) from the first DTSTART line of an object that cannot be parsed whole."""
+    match = DTSTART_LINE_RE.search(ics)
+    if not match:
+        return None, None
+    params, value = match.group(1).decode("ascii", "replace"), match.group(2).decode("ascii")
+    tzid = TZID_PARAM_RE.search(params)
+    try:
+        when = icalendar.vDDDTypes.from_ical(value)
+        if isinstance(when, datetime) and when.tzinfo is None and tzid:
+            when = when.replace(tzinfo=ZoneInfo(tzid.group(1).strip()))
+        return to_utc(when, zone), None
+    except Exception:  # an unknown zone or a broken value: no time then
+        return None, None
 
 
 class _Refused(Exception):
     pass
+
+
+def _bound(components, lo, hi, zone, cap, draws):
+    """Refuse the series before it is expanded if it would cost too much (calendar_bridge.recurrence):
+    its RRULEs, RDATEs and moved occurrences may give at most ``cap`` starts in [lo, hi)."""
+    total = sum(1 for c in components if "RECURRENCE-ID" in c and lo <= _bounds(c, zone)[0] < hi)
+    for component in components:
+        total += _rdates_between(component, lo, hi, zone)
+        if "RRULE" in component:
+            try:
+                total += bound_series(component, lo, hi, zone, cap, draws)
+            except SeriesRefused as err:
+                raise _Refused(str(err)) from None
+        if total > cap:
+            raise _Refused(f"the event has more than {cap} occurrences around this window, "
+                           "more than a booking may have")
+
+
+def _rdates_between(component, lo, hi, zone):
+    values = component.get("RDATE")
+    values = values if isinstance(values, list) else [values] if values is not None else []
+    total = 0
+    for prop in values:
+        for item in getattr(prop, "dts", []):
+            when = item.dt[0] if isinstance(item.dt, tuple) else item.dt
+            total += lo <= to_utc(when, zone) < hi
+    return total
 
 
 def _uid_hint(ics):
@@ -194,9 +237,11 @@ def _uid_hint(ics):
     return match.group(1).decode("utf-8", "replace").strip()[:200] if match else ""
 
 
-def _expand(calendar, uid, components, calendar_url, href, zone, window_start, window_end, cap):
+def _expand(calendar, uid, components, calendar_url, href, zone, window_start, window_end, cap,
+            draws):
     if not uid:
         raise _Refused("the event has no UID")
+    before = after = timedelta(0)  # how far recurring_ical_events widens its query for this series
     for component in components:
         if "DTSTART" not in component:
             raise _Refused("the event has no start (DTSTART)")
@@ -205,17 +250,18 @@ def _expand(calendar, uid, components, calendar_url, href, zone, window_start, w
                 raise _Refused(f"the event has more than one {name}")
         try:
             start, end, _ = _bounds(component, zone)
+            moved_from = to_utc(component.decoded("RECURRENCE-ID"), zone) \
+                if "RECURRENCE-ID" in component else start
         except Exception as err:
             raise _Refused(f"the event's start or end cannot be read: {err}") from err
         if end < start:
             raise _Refused("the event ends before it starts")
+        before = max(before, end - start, end - moved_from)
+        after = max(after, moved_from - start)
     masters = [c for c in components if "RECURRENCE-ID" not in c]
     recurring = any("RRULE" in c or "RDATE" in c for c in masters) or len(components) > 1
     lo, hi = window_start - MARGIN, window_end + MARGIN
-    for master in masters:
-        if "RRULE" in master and _count_in_window(master, lo, hi, cap) > cap:
-            raise _Refused(f"the event repeats more than {cap} times around this window; "
-                           "a booking may not repeat that often")
+    _bound(components, lo - before, hi + after, zone, cap, draws)
     query = recurring_ical_events.of(_sub_calendar(calendar, components))
     found = query.between(lo.astimezone(zone), hi.astimezone(zone))
     if len(found) > cap:

@@ -57,10 +57,14 @@ def load_inventory(config, salt=None):
 
 
 def _unreadable_refusal(item, spec, href):
+    """A refusal at the event's own times when its DTSTART could be read, else at EPOCH with
+    ``times_known`` False (listed and mailed as an unknown time)."""
+    start = item.start or EPOCH
     occurrence = Occurrence(
         calendar_url=item.calendar_url, href=href, uid=item.uid or href, recurrence_id="",
-        start=EPOCH, end=EPOCH, all_day=False, summary="", location="", description="",
-        status="CONFIRMED", has_attendees=False)
+        start=start, end=item.end or start, all_day=False, summary="", location="",
+        description="", status="CONFIRMED", has_attendees=False,
+        times_known=item.start is not None)
     return Refusal(occurrence=occurrence, reason=item.reason, user=spec.owner or "")
 
 

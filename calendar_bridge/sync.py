@@ -14,6 +14,7 @@ from calendar_bridge.errors import CalendarError, SaltError
 from calendar_bridge.mail import compose, compose_admin
 from calendar_bridge.reader import read_calendars
 from calendar_bridge.salt_gateway import board_errors
+from calendar_bridge.text import one_line
 from calendar_bridge.writeback import TargetMissing, apply_status, status_block
 from jetson_farm.errors import JetsonError
 
@@ -215,9 +216,12 @@ def _describe(mark, row, zone):
         what = f"{mark.booking.board} {mark.booking.image}"
     else:
         o = mark.refusal.occurrence if mark.refusal else None
-        what = (o.summary[:80] if o and o.summary else "") or (row.uid if row else "")
-    if o is None or o.start == o.end:
+        # a refused title may hold what a mail header cannot (a line break): one line of it
+        what = (one_line(o.summary, 80) if o and o.summary else "") or (row.uid if row else "")
+    if o is None or not o.times_known:
         return what, "unknown time"
+    if o.start == o.end:  # an unreadable event whose end could not be read
+        return what, f"from {o.start.astimezone(zone):%a %Y-%m-%d %H:%M}"
     return what, (f"{o.start.astimezone(zone):%a %Y-%m-%d %H:%M} to "
                   f"{o.end.astimezone(zone):%a %Y-%m-%d %H:%M}")
 

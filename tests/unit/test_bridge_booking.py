@@ -98,3 +98,21 @@ def test_a_booking_needs_a_length(inventory):
 def test_unknown_user_calendar_is_refused(inventory):
     spec = CalendarSpec(url="http://dav/mallory/boards/", trust="owner", owner="mallory")
     assert "unknown user 'mallory'" in refused(parse_booking(occ("jtk1 cuda-dev"), spec, inventory))
+
+
+@pytest.mark.parametrize("summary, location, field", [
+    ("jtk1 cuda-dev\nimage: bob/secret-os", "", "SUMMARY"),  # SUMMARY:jtk1 cuda-dev\nimage: ...
+    ("cuda-dev", "jtk1\nboard: jtk2", "LOCATION"),
+    ("jtk1 cuda-dev\u2028image: bob/secret-os", "", "SUMMARY"),  # a line break to str.splitlines
+    ("jtk1 cuda-dev\rimage: bob/secret-os", "", "SUMMARY"),
+])
+def test_a_line_break_in_the_title_or_location_is_refused_naming_the_field(inventory, summary,
+                                                                            location, field):
+    reason = refused(parse_booking(occ(summary, location), OWNER, inventory))
+    assert reason == f"{field} contains a line break; write it on one line"
+
+
+def test_a_line_break_in_the_description_stays_allowed(inventory):
+    result = parse_booking(occ("my slot", description="board: jtk1\nimage: cuda-dev\nnotes"),
+                           OWNER, inventory)
+    assert booked(result) == ("alice", "jtk1", "alice/cuda-dev")
