@@ -103,8 +103,9 @@ def _validated(raw, problems):
 
 def _names(section):
     """The keys of a raw section that are valid names."""
-    return {name for name in section if isinstance(name, str) and NAME_RE.fullmatch(name)} \
-        if isinstance(section, dict) else set()
+    if not isinstance(section, dict):
+        return []
+    return [name for name in section if isinstance(name, str) and NAME_RE.fullmatch(name)]
 
 
 @dataclass(frozen=True)
@@ -178,9 +179,10 @@ class Inventory:
                 self._problems.append(f"defaults.power.{key}: {unknown_key(key, POWER_KEYS)}")
         boards = self.raw.get("boards")
         merged = {}
-        for name, spec in (boards.items() if isinstance(boards, dict) else ()):
+        for name in _names(boards):  # a board of a wrong name: the schema named it
+            spec = boards[name]
             own = spec.get("power", {}) if isinstance(spec, dict) else None
-            if not isinstance(own, dict) or not isinstance(name, str):
+            if not isinstance(own, dict):
                 continue  # the schema named it
             driver = own.get("driver", inherited.get("driver"))
             power = {key: value for key, value in inherited.items()
@@ -213,7 +215,7 @@ class Inventory:
         return facts
 
     def _check_across(self, wrong):
-        sites, users = _names(self.raw.get("sites")), _names(self.raw.get("users"))
+        sites, users = set(_names(self.raw.get("sites"))), set(_names(self.raw.get("users")))
         # Not the ip: several boards may answer at one address (the tests put them in one namespace).
         seen = {"nfsroot": {}, "mac": {}, "minion": {}}
         boards = self._facts(wrong)

@@ -20,6 +20,7 @@ from jetson_farm.schema import (
     email,
     expect_string,
     field,
+    host,
     image_or_empty,
     image_ref,
     ipv4,
@@ -102,7 +103,8 @@ class NfsConfig(StrictModel):
     backend: choice("kernel", "ganesha") = Field("kernel",
                                                  description="which NFS server exports the nfsroots")
     clients: field(_nfs_clients, "host, network or `*`") = Field("*", description="who may mount")
-    options: field(_nfs_options, "list") = Field(DEFAULT_NFS_OPTIONS, description="export options")
+    options: field(_nfs_options, "list of NFS options") = Field(DEFAULT_NFS_OPTIONS,
+                                                                description="export options")
     exports_file: AbsPath = Field("/etc/exports.d/jetson.exports",
                                   description="the one file the kernel backend owns")
     ganesha_conf: AbsPath = Field("/etc/ganesha/jetson.conf",
@@ -156,7 +158,7 @@ class BoardSchema(StrictModel):
 
 class UserSchema(StrictModel):
     email: Email = Field("", description="where the bridge sends mail")
-    ssh_keys: list[field(_ssh_key, "OpenSSH public key line")] = Field(
+    ssh_keys: list[field(_ssh_key, "OpenSSH public key lines")] = Field(
         [], description="injected into `root/.ssh/authorized_keys` of the images they boot")
     quota_gb: field(_quota, "number") = Field(0, description="store quota in GB, `jetson_rootfs.usage` "
                                                              "(0: none)")
@@ -170,10 +172,9 @@ class ImageSchema(StrictModel):
 
 
 class InventorySchema(StrictModel):
-    master: Text = Field("salt", description="the address board minions connect to (injected into every "
-                                             "image)")
-    timezone: TimeZone = Field("UTC", description="floating calendar times are read "
-                                                                        "in it")
+    master: field(host, "host name or address") = Field(
+        "salt", description="the address board minions connect to (injected into every image)")
+    timezone: TimeZone = Field("UTC", description="floating calendar times are read in it")
     sites: dict[SiteName, SiteSchema] = Field({}, json_schema_extra={"key": "<site>"},
                                               description="the site servers")
     defaults: DefaultsSchema = Field(DefaultsSchema(), description="what boards inherit")

@@ -121,7 +121,7 @@ def image_or_empty(value):
 
 
 def ipv4(value):
-    expect_string(value, "an IPv4 address", 15)
+    expect_string(value, "an IPv4 address", 64)
     try:
         return str(ipaddress.IPv4Address(value))
     except ValueError:
@@ -133,7 +133,7 @@ def ipv4_or_empty(value):
 
 
 def mac(value):
-    value = expect_string(value, "a MAC address", 17).lower()
+    value = expect_string(value, "a MAC address", 64).lower()
     if value and not MAC_RE.fullmatch(value):
         raise refuse(f"{shown(value)} is not a MAC address")
     return value
@@ -308,7 +308,10 @@ def _literal_tags(model):
 def _join(path, part, node):
     if isinstance(part, int) and get_origin(node) in (list, tuple):
         return f"{path}[{part}]"
-    return f"{path}.{part}" if path else str(part)
+    part = str(part)
+    if len(part) > SHOWN_MAX:  # a key of a huge name
+        part = f"{part[:SHOWN_MAX]}... ({len(part)} characters)"
+    return f"{path}.{part}" if path else part
 
 
 def _walk(root, loc, prefix):
@@ -349,6 +352,10 @@ def doc_of(info):
         if isinstance(meta, FieldDoc):
             return meta.text
     annotation = _strip(info.annotation)
+    if get_origin(annotation) is list:
+        item = get_args(annotation)[0]
+        docs = [m.text for m in getattr(item, "__metadata__", ()) if isinstance(m, FieldDoc)]
+        return f"list of {docs[0]}" if docs else "list"
     if annotation is bool:
         return "bool"
     if get_origin(annotation) is Literal:
@@ -360,26 +367,32 @@ def doc_of(info):
     return getattr(annotation, "__name__", str(annotation))
 
 
-def key_paths(model, prefix=""):
-    """Every key path ``model`` accepts: ``caldav.url``, ``sites.<site>.nfs.backend``...
+def key_fields(model, prefix=""):
+    """``[(path, field info)]`` of every key ``model`` accepts (``sites.<site>.nfs.backend``...).
 
-    A ``dict[str, Model]`` field's keys show as ``<name>`` (the field's ``json_schema_extra``
-    ``{"key": "<board>"}`` names them).
+    A ``dict[str, Model]`` field's keys show as its ``json_schema_extra`` ``key`` (``<board>``),
+    a ``list[Model]`` field's items as ``[]``.
     """
-    paths = []
+    found = []
     for name, info in model.model_fields.items():
         path = f"{prefix}{info.alias or name}"
         annotation = _strip(info.annotation)
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        args = [_strip(arg) for arg in get_args(annotation)]
         if _is_model(annotation):
-            paths.extend(key_paths(annotation, path + "."))
-        elif get_origin(annotation) is dict and _is_model(_strip(get_args(annotation)[1])):
-            paths.extend(key_paths(_strip(get_args(annotation)[1]), f"{path}.{extra.get('key', '<key>')}."))
-        elif get_origin(annotation) is list and _is_model(_strip(get_args(annotation)[0])):
-            paths.extend(key_paths(_strip(get_args(annotation)[0]), f"{path}[].",))
+            found.extend(key_fields(annotation, path + "."))
+        elif get_origin(annotation) is dict and _is_model(args[1]):
+            found.extend(key_fields(args[1], f"{path}.{extra.get('key', '<key>')}."))
+        elif get_origin(annotation) is list and _is_model(args[0]):
+            found.extend(key_fields(args[0], f"{path}[]."))
         else:
-            paths.append(path)
-    return paths
+            found.append((path, info))
+    return found
+
+
+def key_paths(model, prefix=""):
+    """Every key path ``model`` accepts (see ``key_fields``)."""
+    return [path for path, _ in key_fields(model, prefix)]
 
 
 Mac = field(mac, "MAC")

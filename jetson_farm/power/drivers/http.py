@@ -27,7 +27,7 @@ WORDS = {"on": ON, "1": ON, "true": ON, "off": OFF, "0": OFF, "false": OFF}
 
 
 class Settings(PowerSettings):
-    driver: Literal["http"]
+    driver: Literal["http"] = Field(description="selects this driver")
     on: Url = Field("", description="the URL that powers the board on")
     off: Url = Field("", description="the URL that powers it off")
     cycle: Url = Field("", description="the URL that power-cycles it")

@@ -22,7 +22,7 @@ CHASSIS = {"on": "on", "off": "off", "cycle": "cycle", "status": "status", "rebo
 
 
 class Settings(PowerSettings):
-    driver: Literal["ipmi"]
+    driver: Literal["ipmi"] = Field(description="selects this driver")
     host: Host = Field(description="the BMC")
     user: field(pattern(USER_RE, "a BMC user name", 64, allow_empty=False), "user name") = Field(
         description="the BMC user")

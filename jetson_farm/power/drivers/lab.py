@@ -17,7 +17,7 @@ from jetson_farm.schema import abs_path, field
 
 
 class Settings(PowerSettings):
-    driver: Literal["lab"]
+    driver: Literal["lab"] = Field(description="selects this driver")
     socket: field(abs_path, "absolute path") = Field(description="the lab supervisor's unix socket")
     timeout: Seconds = Field(10, description="of one request to the supervisor")
 

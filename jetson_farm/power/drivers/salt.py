@@ -6,12 +6,14 @@ The site server cannot target another minion, so the switch orchestration runs
 
 from typing import Literal
 
+from pydantic import Field
+
 from jetson_farm.power.base import ORCHESTRATION, PowerDriver
 from jetson_farm.power.spec import PowerSettings
 
 
 class Settings(PowerSettings):
-    driver: Literal["salt"]
+    driver: Literal["salt"] = Field(description="selects this driver")
 
 
 class Driver(PowerDriver):

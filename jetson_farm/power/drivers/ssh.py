@@ -21,7 +21,7 @@ SSH_FAILED = 255
 
 
 class Settings(PowerSettings):
-    driver: Literal["ssh"]
+    driver: Literal["ssh"] = Field(description="selects this driver")
     host: OptionalHost = Field("", description="the board's address for ssh (default: its `ip`)")
     user: UserName = Field("root", description="who runs the reboot on the board")
     port: Port = Field(22, description="the board's ssh port")

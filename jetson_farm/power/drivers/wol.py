@@ -34,7 +34,7 @@ def _interface(value):
 
 
 class Settings(PowerSettings):
-    driver: Literal["wol"]
+    driver: Literal["wol"] = Field(description="selects this driver")
     mac: Mac = Field("", description="the MAC to wake (default: the board's `mac`)")
     broadcast: field(ipv4_or_empty, "IPv4") = Field("", description="where the packet goes (default: the "
                                                     "directed broadcast of the board's subnet)")
