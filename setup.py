@@ -11,7 +11,8 @@ SALT_TREE, SALT_DIR = "jetson_farm.salt_tree", "salt"
 def salt_packages():
     """``jetson_farm.salt_tree`` and one package name per folder below salt/ (caches left out)."""
     for folder, subfolders, _ in os.walk(SALT_DIR):
-        subfolders[:] = sorted(name for name in subfolders if name.isidentifier())
+        subfolders[:] = sorted(name for name in subfolders
+                               if name.isidentifier() and not name.startswith("__"))
         relative = os.path.relpath(folder, SALT_DIR)
         yield SALT_TREE if relative == "." else f"{SALT_TREE}.{relative.replace(os.sep, '.')}"
 
