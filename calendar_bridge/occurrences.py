@@ -24,6 +24,7 @@ from calendar_bridge.text import strip_html
 log = logging.getLogger(__name__)
 
 UID_LINE_RE = re.compile(rb"(?mi)^UID:([^\r\n]*)")
+VEVENT_BEGIN_RE = re.compile(rb"(?mi)^BEGIN:VEVENT\s*$")
 DTSTART_LINE_RE = re.compile(rb"(?mi)^DTSTART((?:;[^:\r\n]*)?):([0-9TZ]{8,16})\s*$")
 TZID_PARAM_RE = re.compile(r"(?i);TZID=\"?([^;\"]+)")
 MARGIN = timedelta(days=2)  # expand a little wider, then cut exactly in UTC
@@ -186,8 +187,10 @@ def _series_times(components, zone):
 
 
 def _raw_times(ics, zone):
-    """(start, None) from the first DTSTART line of an object that cannot be parsed whole."""
-    match = DTSTART_LINE_RE.search(ics)
+    """(start, None) from the first VEVENT's DTSTART line of an object that cannot be parsed
+    whole (a VTIMEZONE's DTSTART, often 1970-01-01, says nothing of the event)."""
+    event = VEVENT_BEGIN_RE.search(ics)
+    match = DTSTART_LINE_RE.search(ics, event.end()) if event else None
     if not match:
         return None, None
     params, value = match.group(1).decode("ascii", "replace"), match.group(2).decode("ascii")

@@ -164,3 +164,26 @@ def test_every_real_world_file_parses_or_is_refused(path):
 def test_real_world_times_are_right(name, expected):
     occurrences, _ = read(fixture(name))
     assert min(o.start for o in occurrences) == expected
+
+
+def test_an_unreadable_event_carries_its_own_times():
+    start = datetime(2026, 11, 24, 9, tzinfo=PARIS)
+    backwards = booking_ics("back", start, start - timedelta(hours=1))
+    [item] = read(backwards)[1]
+    assert item.reason == "the event ends before it starts"
+    assert (item.start, item.end) == (utc(2026, 11, 24, 8), utc(2026, 11, 24, 8))  # end unreadable
+
+    big = booking_ics("big", start, start + timedelta(hours=1), summary="x" * 300_000)
+    [item] = read(big)[1]
+    assert "more than the 262144 allowed" in item.reason
+    assert (item.start, item.end) == (utc(2026, 11, 24, 8), None)  # from the raw DTSTART line
+
+    broken = booking_ics("broken", start, start + timedelta(hours=1)).replace(
+        "END:VCALENDAR", "BEGIN:VEVENT\r\nEND:VCALENDAR")
+    [item] = read(broken)[1]
+    assert item.reason.startswith("not valid iCalendar") and item.start == utc(2026, 11, 24, 8)
+
+
+def test_an_unreadable_event_without_a_readable_start_has_no_times():
+    [item] = read(fixture("broken_dtstart.ics"))[1]
+    assert (item.start, item.end) == (None, None)
