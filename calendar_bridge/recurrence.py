@@ -9,7 +9,7 @@ expanded (docs/bridge-admin.md, "What a booking may repeat"):
 - a daily or weekly rule picks only weekdays, months and times, so every year has its days;
 - a monthly or yearly rule must happen at all. The Gregorian calendar repeats exactly every
   400 years, so the rule is tried once from its start moved by whole cycles close to year
-  9999: a rule that never happens ends there after at most a few thousand steps;
+  9999: a rule that never happens ends there after at most about ten thousand steps;
 - then the starts are counted lazily from DTSTART: at most ``budget + 1`` are ever drawn
   from dateutil, and counting stops at ``cap + 1`` starts that meet the window.
 """

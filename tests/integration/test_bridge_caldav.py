@@ -2,12 +2,15 @@
 SMTP sink: reading, deciding, writing back, telling people. Salt is the recorded stand-in of
 bridge_env; the Salt side has its own tests."""
 
+import argparse
+import json
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
 
+from calendar_bridge.cli import cmd_list
 from calendar_bridge.writeback import read_status
 from tests.bridge_events import booking_ics, fixture
 from tests.caldav_servers import SERVERS
@@ -203,7 +206,7 @@ EVERY_SECOND = {"BYHOUR": list(range(24)), "BYMINUTE": list(range(60)), "BYSECON
 SINCE_1900 = datetime(1900, 1, 1, 9, 0, tzinfo=PARIS)
 
 
-def test_rrule_bombs_and_line_breaks_are_refused_and_the_other_bookings_run(env):
+def test_rrule_bombs_and_line_breaks_are_refused_and_the_other_bookings_run(env, capsys):
     """Each refused with its reason and, where the event cannot be read, at its own DTSTART."""
     if env.server.name != "radicale":
         pytest.skip("Xandikos expands a series in full to answer a time-range query and has no "
@@ -248,6 +251,12 @@ def test_rrule_bombs_and_line_breaks_are_refused_and_the_other_bookings_run(env)
         "rejected", "SUMMARY contains a line break; write it on one line")
     assert status_of(env, "alice", "place") == (
         "rejected", "LOCATION contains a line break; write it on one line")
+    capsys.readouterr()
+    assert cmd_list(env.config, argparse.Namespace(day=date(2026, 11, 24), json=True), None) == 0
+    listed = {item["uid"]: item for item in json.loads(capsys.readouterr().out)["bookings"]}
+    assert listed["every-second"]["start"] == "2026-11-24T01:00:00+01:00"
+    assert listed["daily-since-1900"]["start"] == "1900-01-01T09:00:00+00:09:21"  # Paris mean time
+    assert not any(item["start"].startswith("1970") for item in listed.values())
 
 
 @pytest.mark.parametrize("name, summary, location, now", [
