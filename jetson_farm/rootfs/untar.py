@@ -85,9 +85,9 @@ def set_fd_attrs(fd, member):
     os.utime(fd, (member.mtime, member.mtime))
 
 
-def _copy(src, out, offset, size):
-    """Copy ``size`` bytes of the archive from ``offset``; a failed read is ArchiveEnded, so it
-    is not taken for a failed write."""
+def _copy(src, fd, offset, size):
+    """Copy ``size`` bytes of the archive from ``offset`` to ``fd``; a failed read is
+    ArchiveEnded, so it is not taken for a failed write."""
     try:
         src.seek(offset)
     except READ_ERRORS as err:
@@ -99,25 +99,27 @@ def _copy(src, out, offset, size):
             raise ArchiveEnded(reason(err)) from None
         if not chunk:
             raise ArchiveEnded("unexpected end of data")
-        out.write(chunk)
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(fd, view):]
         size -= len(chunk)
 
 
 def _write_file(tar, member, parent, name):
     fd = os.open(name, FILE_FLAGS, 0o600, dir_fd=parent)
-    with open(fd, "wb") as out:
+    try:
         if member.sparse is None:
-            _copy(tar.fileobj, out, member.offset_data, member.size)
+            _copy(tar.fileobj, fd, member.offset_data, member.size)
         else:  # the archive holds the data blocks one after another; the holes stay holes
             at = member.offset_data
             for offset, size in member.sparse:
-                out.seek(offset)
-                _copy(tar.fileobj, out, at, size)
+                os.lseek(fd, offset, os.SEEK_SET)
+                _copy(tar.fileobj, fd, at, size)
                 at += size
-            out.seek(member.size)
-            out.truncate()
-        out.flush()
-        set_fd_attrs(out.fileno(), member)
+            os.ftruncate(fd, member.size)
+        set_fd_attrs(fd, member)
+    finally:
+        os.close(fd)
 
 
 def _make_node(member, parent, name):

@@ -275,3 +275,26 @@ def test_device_nodes_fifos_setuid_and_links_of_a_normal_image_are_kept(site, fa
     assert stat.S_IMODE(st("bin/su").st_mode) == 0o4755 and st("bin/su-again").st_nlink == 2
     check_loop()
     canaries()
+
+
+@pytest.mark.parametrize("tar_format", ["gnu", "posix"])
+def test_a_sparse_file_keeps_its_data_and_its_holes(site, farm_dir, canaries, tar_format):
+    if not shutil.which("tar"):
+        pytest.skip("GNU tar writes the sparse archive (Python's tarfile cannot)")
+    tree = farm_dir / "tree"
+    (tree / "var").mkdir(parents=True)
+    disk = tree / "var" / "disk.img"
+    with open(disk, "wb") as handle:
+        for offset in (0, 8 << 20, (24 << 20) - 5):
+            handle.seek(offset)
+            handle.write(b"data at %d" % offset)
+    source = str(farm_dir / f"sparse-{tar_format}.tar")
+    subprocess.run(["tar", f"--format={tar_format}", "--sparse", "-C", str(tree), "-cf", source, "."],
+                   check=True, timeout=60)
+    site.import_tar("alice", "sparse", source)
+    copy = os.path.join(site.layout.image_path("alice/sparse"), "var/disk.img")
+    with open(disk, "rb") as original, open(copy, "rb") as imported:
+        assert imported.read() == original.read()
+    if os.lstat(disk).st_blocks * 512 < os.lstat(disk).st_size // 2:  # the scratch FS has holes
+        assert os.lstat(copy).st_blocks * 512 < os.lstat(copy).st_size // 2
+    canaries()
