@@ -185,8 +185,8 @@ class Inventory:
             if not isinstance(own, dict):
                 continue  # the schema named it
             driver = own.get("driver", inherited.get("driver"))
-            power = {key: value for key, value in inherited.items()
-                     if key in keys_of(driver) or key == "driver"}
+            mine = keys_of(driver)
+            power = {key: value for key, value in inherited.items() if key in mine or key == "driver"}
             power.update(own)
             merged[name] = power
             where = f"boards.{name}.power"

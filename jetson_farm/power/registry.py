@@ -17,14 +17,14 @@ DRIVERS = {"salt": salt, "ssh": ssh, "wol": wol, "http": http, "ipmi": ipmi, "la
 DRIVER_NAMES = tuple(DRIVERS)
 POWER_SETTINGS = Annotated[Union[tuple(module.Settings for module in DRIVERS.values())],  # noqa: UP007
                            Field(discriminator="driver")]
-POWER_KEYS = frozenset(key for module in DRIVERS.values() for key in module.Settings.model_fields)
+DRIVER_KEYS = {name: frozenset(module.Settings.model_fields) for name, module in DRIVERS.items()}
+POWER_KEYS = frozenset().union(*DRIVER_KEYS.values())
 _ADAPTER = TypeAdapter(POWER_SETTINGS)
 
 
 def keys_of(driver):
     """The pillar keys of ``driver`` (``driver`` included); empty for an unknown driver."""
-    module = DRIVERS.get(driver) if isinstance(driver, str) else None
-    return frozenset(module.Settings.model_fields) if module else frozenset()
+    return DRIVER_KEYS.get(driver, frozenset()) if isinstance(driver, str) else frozenset()
 
 
 def check_settings(spec, where):

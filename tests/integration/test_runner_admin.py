@@ -6,6 +6,7 @@ import json
 import pytest
 
 from tests.conftest import make_pillar
+from tests.inventory_cases import BROKEN_IPMI_PROBLEMS, broken_ipmi_pillar
 
 
 def run(master, fun, *args, **kwargs):
@@ -28,6 +29,19 @@ def test_check_names_every_broken_rule(runners, farm):
     problems = ret.data["problems"]
     assert "boards.jtk2.ip: 'not-an-ip' is not an IPv4 address" in problems
     assert any(p.startswith("boards.jtk1.power.driver: 'telepathy' is not one of") for p in problems)
+
+
+def test_check_names_a_broken_power_setting_and_every_typo(runners, farm):
+    # Issue 9: this inventory passed the check, and the switch then failed after taking the lease.
+    farm.pillar = broken_ipmi_pillar(farm.dir)
+    farm.apply_pillar()
+    ret = run(runners, "jetson.check")
+    assert ret.returncode != 0, ret
+    assert ret.data["result"] is False
+    for problem in BROKEN_IPMI_PROBLEMS:
+        assert problem in ret.data["problems"]
+    assert "Traceback" not in ret.stdout + ret.stderr
+    assert "pydantic" not in ret.stdout + ret.stderr
 
 
 def test_flash_command_from_the_pillar(runners, farm):

@@ -7,7 +7,9 @@ raises the same list; ``calendar_bridge.config.build`` is what ``calendar-bridge
 import copy
 
 import pytest
+import yaml
 
+from calendar_bridge import cli
 from calendar_bridge.config import BridgeSchema, build
 from calendar_bridge.errors import ConfigError
 from jetson_farm.errors import InventoryError
@@ -16,32 +18,13 @@ from jetson_farm.inventory_schema import InventorySchema
 from jetson_farm.power.registry import DRIVERS
 from jetson_farm.schema import key_paths
 from tests.conftest import make_pillar
+from tests.inventory_cases import BROKEN_IPMI_PROBLEMS, broken_ipmi_pillar
 
 HUGE = "x" * 1_000_000
 SAMPLE_KEYS = {"<site>": "site01", "<board>": "jtk1", "<user>": "alice", "<user/name>": "admin/l4t-base"}
 BRIDGE = {"caldav": {"url": "http://dav.example.org/", "username": "bridge"},
           "calendar_template": "{user}/boards/", "calendars": [{"url": "lab/shared/", "trust": "summary"}],
           "inventory": {"pillar_file": "/srv/pillar/jetson.yaml"}, "smtp": {"admins": ["oncall@example.org"]}}
-
-
-def broken_ipmi_pillar(farm_dir):
-    """The inventory of issue 9: an ipmi board with no host, user or password, and three typos."""
-    pillar = make_pillar(farm_dir, boards=("jtk1", "jtk2", "jtk3"))
-    pillar["boards"]["jtk3"]["power"] = {"driver": "ipmi", "hots": "bmc3.lab"}
-    pillar["boards"]["jtk3"]["down_timout"] = 60
-    pillar["users"]["alice"]["emial"] = "alice@example.org"
-    return pillar
-
-
-BROKEN_IPMI_PROBLEMS = [
-    "boards.jtk3.down_timout: unknown key (did you mean 'down_timeout'?)",
-    "users.alice.emial: unknown key (did you mean 'email'?)",
-    "boards.jtk3.power.host: required",
-    "boards.jtk3.power.user: required",
-    "boards.jtk3.power.hots: unknown key (did you mean 'host'?)",
-    "boards.jtk3.power: driver ipmi needs exactly one of password_file, password_env "
-    "(never the password itself)",
-]
 
 
 def test_the_broken_ipmi_inventory_names_every_problem_with_its_path(tmp_path):
@@ -176,3 +159,22 @@ def test_a_bridge_value_of_the_wrong_type_is_refused_with_its_path(path):
         lines = str(err.value).splitlines()
         assert any(line.startswith(path.replace("[]", "[0]")) for line in lines), (value, lines)
         assert all(len(line) < 400 for line in lines)
+
+
+def test_calendar_bridge_check_names_every_problem(tmp_path, capsys):
+    (tmp_path / "jetson.yaml").write_text(yaml.safe_dump({"jetson": broken_ipmi_pillar(tmp_path)}))
+    config = {"caldav": {"url": "http://127.0.0.1:9/"}, "calendar_template": "{user}/boards/",
+              "inventory": {"pillar_file": str(tmp_path / "jetson.yaml")},
+              "salt": {"master_config": str(tmp_path / "no-master")}}
+    (tmp_path / "bridge.yaml").write_text(yaml.safe_dump(config))
+    assert cli.main(["--config", str(tmp_path / "bridge.yaml"), "check"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL inventory: " in out
+    for problem in BROKEN_IPMI_PROBLEMS:
+        assert problem in out
+    config["lookahed"] = config.pop("calendar_template")
+    (tmp_path / "bridge.yaml").write_text(yaml.safe_dump(config))
+    assert cli.main(["--config", str(tmp_path / "bridge.yaml"), "check"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"calendar-bridge: {tmp_path}/bridge.yaml: lookahed: unknown key (did you mean 'lookahead'?)",
+        f"{tmp_path}/bridge.yaml: calendars: give a list of calendars or a calendar_template, or both"]
