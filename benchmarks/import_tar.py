@@ -3,7 +3,7 @@
 Builds a tarball in a scratch folder on /var/tmp (many small files, a few large ones, symlinks,
 hardlinks, device nodes and a FIFO, like a rootfs), then times the core's import of it. With
 ``--baseline REV`` it also times ``jetson_farm/rootfs/tarball.py`` as it was at that git
-revision (loaded as a temporary module), alternating runs, so "before" and "after" share the
+revision (loaded as a temporary module), alternating runs in turn, so "before" and "after" share the
 page cache. Everything is removed at the end.
 
     .venv/bin/python benchmarks/import_tar.py [--mb 200] [--repeat 3] [--gzip] [--baseline REV]
@@ -121,9 +121,11 @@ def main():
         if args.baseline:
             variants[f"at {args.baseline}"] = load_baseline(args.baseline)
         times = {label: [] for label in variants}
+        order = list(variants.items())
         for _ in range(args.repeat):
-            for label, module in variants.items():
+            for label, module in order:
                 times[label].append(time_import(site, module, source))
+            order.reverse()  # neither variant always runs right after the other's clean-up
         size_mb = os.path.getsize(source) / 1024**2
         print(f"import_tar of {os.path.basename(source)}: {size_mb:.0f} MB on disk, {data_mb:.0f} MB "
               f"of file data, {members} members, median of {args.repeat}")
