@@ -2,7 +2,7 @@
 
 ::
 
-    jetson-lab up [--name demo | --dir DIR] [--boards N] [--no-wait]
+    jetson-lab up [--name demo | --dir DIR] [--boards N] [--vm-boards N] [--no-wait]
     jetson-lab status [--name demo | --dir DIR] [--json]
     jetson-lab down [--name demo | --dir DIR] [--purge]
     jetson-lab power BOARD on|off|cycle|status [--name demo | --dir DIR]
@@ -36,6 +36,8 @@ def _parser():
 
     cmd = add("up", "start the lab (idempotent)")
     cmd.add_argument("--boards", type=int, default=None, help="number of boards (default 3, or as before)")
+    cmd.add_argument("--vm-boards", type=int, default=None,
+                     help="number of QEMU boards booting Linux over NFS (default 0, or as before)")
     cmd.add_argument("--no-wait", action="store_true", help="do not wait for the boards' minions")
     cmd = add("status", "boards, power, ping, minion up")
     cmd.add_argument("--json", action="store_true")
@@ -70,7 +72,7 @@ def main(argv=None):
     try:
         if args.command == "up":
             result = farm.up(lab_dir, boards=args.boards, name=args.name if not args.dir else None,
-                             wait=not args.no_wait)
+                             wait=not args.no_wait, vm_boards=args.vm_boards)
             print(json.dumps(result, indent=2))
         elif args.command == "status":
             data = farm.status(lab_dir)

@@ -10,7 +10,8 @@
     LAB_DIR/pillar/             top.sls and jetson.sls
     LAB_DIR/site/               the site root: images/, boards/<b>/identity/, state/
     LAB_DIR/nfsroot/<board>/    each board's nfsroot
-    LAB_DIR/run/<board>/        each board's runtime dir ("RAM"): config, keys, logs
+    LAB_DIR/run/<board>/        each board's runtime dir ("RAM"): config, keys, logs; a VM board's
+                                kernel, QMP socket and serial console logs
     LAB_DIR/pids/               pid files of the lab's daemons
 """
 
@@ -24,6 +25,8 @@ from jetson_lab.network import LabNetwork
 
 SITE_MINION = "site01"
 NFS_PORT = 2049
+# VM boards take the indices from here on (addresses .111, .112...), apart from process boards.
+VM_INDEX_BASE = 100
 
 
 @dataclass
@@ -36,6 +39,10 @@ class LabConfig:
     nfs_port: int = NFS_PORT
     boot_retry: float = 2.0
     reboot_down: float = 2.0
+    vm_boards: list = field(default_factory=list)
+    vm_cpus: int = 2
+    vm_memory: int = 1024  # MiB
+    vm_rootdelay: int = 10  # NFS mount tries before the VM's kernel panics
 
     @classmethod
     def read(cls, lab_dir):
@@ -95,3 +102,14 @@ class LabConfig:
 
     def run_dir(self, board):
         return self.path / "run" / board
+
+    @property
+    def all_boards(self):
+        return [*self.boards, *self.vm_boards]
+
+    def vm_index(self, board):
+        return VM_INDEX_BASE + self.vm_boards.index(board) + 1
+
+    def board_index(self, board):
+        """The board's index: its address and interface names derive from it."""
+        return self.vm_index(board) if board in self.vm_boards else self.boards.index(board) + 1

@@ -17,7 +17,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from jetson_lab import client, daemons, network, saltconf, seed
+from jetson_lab import client, daemons, network, saltconf, seed, vm_farm
 from jetson_lab.board import READY_LINE
 from jetson_lab.config import SITE_MINION, LabConfig
 from jetson_lab.errors import LabError
@@ -36,23 +36,28 @@ def lab_dir_for(name=None, directory=None):
     return str(pathlib.Path(DEFAULT_BASE) / (name or "demo"))
 
 
-def load_or_create(lab_dir, boards, name=None):
+def load_or_create(lab_dir, boards, name=None, vm_boards=None):
     """The lab's config: read from lab.json, or chosen now (tag, free subnet) and written."""
     path = pathlib.Path(lab_dir)
     wanted = [f"jtk{i}" for i in range(1, boards + 1)] if boards else None
+    wanted_vms = [f"jvm{i}" for i in range(1, vm_boards + 1)] if vm_boards is not None else None
     if (path / "lab.json").is_file():
         config = LabConfig.read(lab_dir)
-        if wanted and wanted != config.boards:
+        changes = {key: value for key, value in (("boards", wanted), ("vm_boards", wanted_vms))
+                   if value is not None and value != getattr(config, key)}
+        if changes:
             if _supervisor_pid(config):
-                raise LabError(f"lab {config.name} at {lab_dir} is up with {len(config.boards)} boards; "
-                               f"run jetson-lab down first to change it to {boards}")
-            config.boards = wanted
+                raise LabError(f"lab {config.name} at {lab_dir} is up with {len(config.boards)} boards "
+                               f"and {len(config.vm_boards)} VM boards; run jetson-lab down first to "
+                               "change them")
+            for key, value in changes.items():
+                setattr(config, key, value)
             config.write()
         return config
     path.mkdir(parents=True, exist_ok=True)
     tag = network.lab_tag(str(path))
     config = LabConfig(name=name or path.name, dir=str(path), boards=wanted or ["jtk1", "jtk2", "jtk3"],
-                       tag=tag, subnet_octet=network.pick_subnet_octet(tag))
+                       tag=tag, subnet_octet=network.pick_subnet_octet(tag), vm_boards=wanted_vms or [])
     config.write()
     return config
 
@@ -67,14 +72,15 @@ def _supervisor_pid(config):
 
 
 
-def up(lab_dir, boards=3, name=None, wait=True):
+def up(lab_dir, boards=3, name=None, wait=True, vm_boards=None):
     """Bring the lab up (or complete it); a summary dict."""
-    config = load_or_create(lab_dir, boards, name)
+    config = load_or_create(lab_dir, boards, name, vm_boards)
     net = config.network
     network.create_bridge(net)
     for index, board in enumerate(config.boards, start=1):
         network.create_board_netns(net, board, index)
         pathlib.Path(config.nfsroot(board)).mkdir(parents=True, exist_ok=True)
+    vm_farm.prepare(config)
     saltconf.write_configs(config)
     seed.write_pillar(config, seed.lab_pillar(config, ganesha_for(config).dbus_address))
     accept_site_minion(config)
@@ -83,6 +89,7 @@ def up(lab_dir, boards=3, name=None, wait=True):
         # A new supervisor starts with every board off; clear what a dead one may have left.
         _kill_stray_ganesha(config)
         _kill_netns_processes(config)
+        vm_farm.kill_stray_qemu(config)
     # The supervisor runs the lab's Ganesha, which the site minion's exports need.
     log.info("lab %s: starting the supervisor and Ganesha", config.name)
     daemons.start("lab supervisor", [sys.executable, "-m", "jetson_lab.supervisor", config.dir],
@@ -101,17 +108,20 @@ def up(lab_dir, boards=3, name=None, wait=True):
     wait_for_minions(config, [SITE_MINION], READY_TIMEOUT)
     log.info("lab %s: syncing modules", config.name)
     sync_modules(config)
+    if config.vm_boards:
+        vm_farm.build_images(config, lambda args, timeout: salt(config, args, timeout=timeout))
     log.info("lab %s: enrolling boards", config.name)
     enroll_boards(config)
     log.info("lab %s: placing default images", config.name)
     gaps = place_default_images(config)
     log.info("lab %s: powering boards on", config.name)
-    for board in config.boards:
+    for board in config.all_boards:
         client.power(config.socket_path, board, "on")
     if wait:
-        wait_for_boards_ready(config, READY_TIMEOUT)
-        wait_for_minions(config, config.boards, READY_TIMEOUT)
-    return {"lab": config.name, "dir": config.dir, "boards": config.boards,
+        timeout = vm_farm.VM_READY_TIMEOUT if config.vm_boards else READY_TIMEOUT
+        wait_for_boards_ready(config, timeout)
+        wait_for_minions(config, config.all_boards, timeout)
+    return {"lab": config.name, "dir": config.dir, "boards": config.boards, "vm_boards": config.vm_boards,
             "bridge": net.bridge, "address": net.bridge_addr, "gaps": gaps}
 
 
@@ -134,7 +144,9 @@ def wait_for_minions(config, minions, timeout):
     deadline = time.monotonic() + timeout
     missing = list(minions)
     while True:
-        _, data, _ = salt(config, ["-t", "2", "-L", ",".join(missing), "test.ping"], timeout=30, static=True)
+        # A VM board answers in seconds at best (TCG): asking faster only queues jobs on it.
+        wait = "30" if config.vm_boards else "2"
+        _, data, _ = salt(config, ["-t", wait, "-L", ",".join(missing), "test.ping"], timeout=60, static=True)
         answered = {m for m, ok in (data or {}).items() if ok is True}
         missing = [m for m in missing if m not in answered]
         if not missing:
@@ -191,7 +203,7 @@ def enroll_boards(config):
     public key accepted on the master) where it exists; else generated here and written into the
     master's pki_dir. Boards keep their identity across ``up``.
     """
-    todo = [b for b in config.boards
+    todo = [b for b in config.all_boards
             if not (config.site_root / "boards" / b / "identity" / "minion.pem").is_file()]
     if not todo:
         return
@@ -221,17 +233,18 @@ def place_default_images(config):
     def place(board):
         if not any(pathlib.Path(config.nfsroot(board)).iterdir()):
             _site_call(config, ["jetson_nfs.unexport", board])
-            _site_call(config, ["jetson_rootfs.swap", board, seed.default_image(board),
+            image = vm_farm.default_image(board) if board in config.vm_boards else seed.default_image(board)
+            _site_call(config, ["jetson_rootfs.swap", board, image,
                                 f"switch_id={SEED_SWITCH_ID}"])
         _site_call(config, ["jetson_nfs.export", board])
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(place, config.boards))
+        list(pool.map(place, config.all_boards))
     return []
 
 
 def _site_call(config, args):
-    code, data, out = salt(config, [SITE_MINION, *args])
+    code, data, out = salt(config, [SITE_MINION, *args], timeout=600)
     if code != 0:
         raise LabError(f"salt {SITE_MINION} {' '.join(args)} failed: {out.strip()[-800:]}")
     return (data or {}).get(SITE_MINION)
@@ -255,10 +268,10 @@ def status(lab_dir):
         rows = client.boards(config.socket_path)
     except LabError:
         rows = [{"board": b, "power": "off", "minion": "no supervisor",
-                 "ip": config.network.board_addr(i)} for i, b in enumerate(config.boards, start=1)]
+                 "ip": config.network.board_addr(config.board_index(b))} for b in config.all_boards]
     answered = {}
     if daemons.read_pid(_pid_file(config, "master")):
-        _, data, _ = salt(config, ["-t", "3", "-L", ",".join(config.boards), "test.ping"],
+        _, data, _ = salt(config, ["-t", "3", "-L", ",".join(config.all_boards), "test.ping"],
                           timeout=30, static=True)
         answered = data or {}
     for row in rows:
@@ -286,6 +299,7 @@ def down(lab_dir, purge=False):
                if daemons.stop(name, _pid_file(config, name), wait=wait)]
     _kill_stray_ganesha(config)
     _kill_netns_processes(config)
+    vm_farm.kill_stray_qemu(config)
     removed = network.destroy(config.network, config.boards)
     if purge:
         shutil.rmtree(path, ignore_errors=True)

@@ -65,6 +65,13 @@ class LabNetwork:
     def veth_board(self, index):
         return f"jl{self.tag}b{index}"
 
+    def tap(self, index):
+        """A VM board's tap on the bridge (QEMU opens it by name)."""
+        return f"jl{self.tag}t{index}"
+
+    def mac(self, index):
+        return f"02:4a:4c:00:{index // 256:02x}:{index % 256:02x}"
+
 
 def run_ip(args, check=True):
     """Run ``ip ARGS`` (an argument list); NetworkError with its stderr when it fails."""
@@ -139,6 +146,16 @@ def create_board_netns(net, board, index):
     run_ip(["-n", ns, "link", "set", "lo", "up"])
 
 
+def create_tap(net, index):
+    """The persistent tap of VM board ``index``, on the bridge and up. Idempotent. With no
+    QEMU attached it has no carrier: the board answers no ping, like one powered off."""
+    tap = net.tap(index)
+    if not link_exists(tap):
+        run_ip(["tuntap", "add", "dev", tap, "mode", "tap"])
+    run_ip(["link", "set", tap, "master", net.bridge])
+    run_ip(["link", "set", tap, "up"])
+
+
 def set_board_link(net, board, index, up):
     """Bring the board's veth pair up (powered on) or down (powered off)."""
     state = "up" if up else "down"
@@ -170,6 +187,11 @@ def destroy(net, boards):
         if netns_exists(net.netns(board)):
             run_ip(["netns", "del", net.netns(board)], check=False)
             removed.append(net.netns(board))
+    proc = run_ip(["-j", "link", "show"], check=False)
+    for link in json.loads(proc.stdout or "[]"):
+        if link.get("ifname", "").startswith(f"jl{net.tag}t"):
+            run_ip(["link", "del", link["ifname"]], check=False)
+            removed.append(link["ifname"])
     # Namespaces of boards no longer in the list (a lab brought up with more boards before).
     proc = run_ip(["-j", "netns", "list"], check=False)
     for entry in json.loads(proc.stdout or "[]"):

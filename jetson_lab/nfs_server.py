@@ -76,6 +76,8 @@ NFSV4 {{
     RecoveryBackend = fs;
     RecoveryRoot = "{recovery}";
     Graceless = true;
+    # Boards have no idmapper: owners travel as numbers.
+    Only_Numeric_Owners = true;
 }}
 EXPORT_DEFAULTS {{ Access_Type = None; }}
 LOG {{ Default_Log_Level = EVENT; }}

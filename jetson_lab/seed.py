@@ -5,6 +5,7 @@ import logging
 import os
 import pathlib
 
+from jetson_lab import vm_farm
 from jetson_lab.config import SITE_MINION
 from jetson_lab.saltconf import accept_key, ensure_key_pair
 
@@ -78,13 +79,21 @@ def lab_pillar(config, ganesha_dbus=""):
             "flash": {"target": "jetson-tk1", "iface": "eth0"},
             "image": default_image(board),
         }
+    if config.vm_boards:
+        pillar["boards"].update(vm_farm.pillar_boards(config))
+        for board in config.vm_boards:
+            pillar["images"][vm_farm.default_image(board)] = {"shared": True,
+                                                               "description": f"Debian NFS root for {board}"}
     return pillar
 
 
 def write_pillar(config, pillar):
     """top.sls (the inventory for the site minion only: rule 6) and jetson.sls."""
     config.pillar_dir.mkdir(parents=True, exist_ok=True)
-    (config.pillar_dir / "top.sls").write_text(f"base:\n  '{SITE_MINION}':\n    - jetson\n")
+    (config.pillar_dir / "top.sls").write_text(f"base:\n  '{SITE_MINION}':\n    - jetson\n    - recipes\n")
+    # The image recipes jetson_rootfs.build reads (pillar jetson_recipes), beside the inventory.
+    recipes = {"jetson_recipes": vm_farm.recipes()}
+    (config.pillar_dir / "recipes.sls").write_text(json.dumps(recipes, indent=1))
     tmp = config.pillar_dir / "jetson.sls.tmp"
     tmp.write_text(json.dumps({"jetson": pillar}, indent=1))
     os.replace(tmp, config.pillar_dir / "jetson.sls")

@@ -10,6 +10,9 @@ It reads ``LAB_DIR/lab.json`` and listens on:
 - ``LAB_DIR/run/<board>/control.sock``: the board's own socket, used by its ``system`` module;
   it takes only ``reboot`` and ``poweroff``, for that board alone.
 
+VM boards (``LabVMBoard``: QEMU machines booting Linux from their nfsroot) take the same
+requests and answer with the same status fields (plus ``kind: vm``, ``milestones``, ``console``).
+
 It also runs the site's NFS server for the lab (a private Ganesha on the bridge address, see
 jetson_lab.nfs_server), so that server lives exactly as long as the lab. On SIGTERM it powers
 every board off (kills their processes, links down), stops Ganesha and exits.
@@ -29,6 +32,7 @@ from jetson_lab.board import FAULTS, LabBoard
 from jetson_lab.config import LabConfig
 from jetson_lab.errors import LabError
 from jetson_lab.nfs_server import GaneshaServer
+from jetson_lab.vm_board import LabVMBoard
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,13 @@ class Supervisor:
                             reboot_down=config.reboot_down)
             for index, board in enumerate(config.boards, start=1)
         }
+        for board in config.vm_boards:
+            index = config.vm_index(board)
+            self.boards[board] = LabVMBoard(
+                board, config.nfsroot(board), config.run_dir(board), ip=net.board_addr(index),
+                mac=net.mac(index), tap=net.tap(index), server=net.bridge_addr,
+                netmask=str(net.network.netmask), nfs_port=config.nfs_port, cpus=config.vm_cpus,
+                memory=config.vm_memory, rootdelay=config.vm_rootdelay)
 
     def board(self, name):
         try:

@@ -67,6 +67,9 @@ recon_default: 200
 enable_fqdns_grains: false
 enable_gpu_grains: false
 log_level_logfile: info
+# Jobs as threads of the running minion: a forked job re-authenticates with the master on its
+# own, which takes seconds on a slow board (or a TCG one).
+multiprocessing: false
 """
 MASKED = ("apt-daily.timer", "apt-daily-upgrade.timer", "systemd-networkd.service",
           "systemd-networkd-wait-online.service", "e2scrub_all.timer", "fstrim.timer")
