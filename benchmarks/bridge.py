@@ -5,10 +5,10 @@ nothing to do (and must start no orchestration). Salt is the recorded stand-in o
 integration tests: the figures are the bridge's own (CalDAV query, parsing, decision, ledger,
 write-back). Targets: first run under 10 s, second under 3 s.
 
-Then the cost of one RRULE bomb: reading a calendar (the CalDAV query and the parsing, as a
-run does) that holds one event repeating every second, against reading an empty calendar.
-Each read runs in its own process so that its peak memory (ru_maxrss) is its own. Target:
-under 0.5 s and under 50 MB more than the empty calendar.
+First the cost of one RRULE bomb: reading a calendar (the CalDAV query and the parsing, as a
+run does) that holds one event repeating every second (or daily since 1900), against reading
+an empty calendar. Each read runs in its own process so that its peak memory (ru_maxrss) is
+its own. Target: under 0.5 s of the bridge's CPU and under 50 MB more than the empty calendar.
 
     .venv/bin/python benchmarks/bridge.py [--events 10000] [--bombs-only]
 """
@@ -76,22 +76,23 @@ BOMBS = {  # label: (RRULE, DTSTART)
     "FREQ=SECONDLY;COUNT=86400": ({"FREQ": "SECONDLY", "COUNT": 86400}, BOMB_NIGHT),
     "FREQ=DAILY every second (BYHOUR, BYMINUTE, BYSECOND)": ({"FREQ": "DAILY", **EVERY_SECOND},
                                                              BOMB_NIGHT),
-    "FREQ=DAILY;COUNT=1000000000 from 1900": ({"FREQ": "DAILY", "COUNT": 10**9},
-                                              datetime(1900, 1, 1, 9, 0, tzinfo=PARIS)),
+    "FREQ=DAILY from 1900 without COUNT": ({"FREQ": "DAILY"},
+                                           datetime(1900, 1, 1, 9, 0, tzinfo=PARIS)),
 }
 
 
 def read_once(url, password):
-    """Read the calendar at ``url`` as a nightly run does; (seconds, peak RSS in MB, refusals)."""
-    began = time.perf_counter()
+    """Read the calendar at ``url`` as a nightly run does: wall seconds (the server's work
+    included), the bridge's own CPU seconds, its peak RSS in MB and the refusals."""
+    began, cpu = time.perf_counter(), time.process_time()
     store = CalendarStore(url, "bridge", password, 600)
     refusals = []
     for raw in store.fetch(url, BOMB_NIGHT, BOMB_NIGHT + BOMB_LOOKAHEAD):
         _, unreadable = read_object(raw.data, url, raw.href, PARIS, BOMB_NIGHT,
                                     BOMB_NIGHT + BOMB_LOOKAHEAD)
         refusals.extend(item.reason for item in unreadable)
-    seconds = time.perf_counter() - began
-    return seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, refusals
+    return {"seconds": time.perf_counter() - began, "cpu": time.process_time() - cpu,
+            "mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "refusals": refusals}
 
 
 def read_in_child(url, password):
@@ -110,26 +111,33 @@ class BombRadicale(Radicale):
         command = super().command()
         config = self.root / "config"
         config.write_text(config.read_text().replace(
-            "[server]\n", "[server]\nmax_vevent_rrule_occurrence = 100000000\n", 1))
+            "[server]\n", "[server]\nmax_vevent_rrule_occurrence = 0\n", 1))  # 0: no limit
         return command
 
 
 def bomb_costs(server):
-    """Print what one RRULE bomb costs a run, against an empty calendar; True if on target."""
+    """Print what one RRULE bomb costs a run, against an empty calendar; True if on target.
+
+    The target is on the bridge's own CPU time and memory: the wall time also holds the
+    server's work to answer the time-range query (Radicale expands a series from its DTSTART
+    to decide whether it meets the range), which no client can bound."""
     password = server.passwords["bridge"]
     empty = read_in_child(server.make_calendar("admin", "empty"), password)
-    print(f"empty calendar: {empty['seconds']:.2f} s, peak {empty['mb']:.0f} MB")
+    print(f"empty calendar: {empty['seconds']:.2f} s ({empty['cpu']:.2f} s CPU in the bridge), "
+          f"peak {empty['mb']:.0f} MB")
     ok = True
     for n, (label, (rule, start)) in enumerate(BOMBS.items()):
         url = server.make_calendar("admin", f"bomb{n}")
         ics = booking_ics("bomb", start, start + timedelta(seconds=1), rrule=rule)
         server.put(f"{url}bomb.ics", ics, user="admin")
         one = read_in_child(url, password)
-        seconds, mb = one["seconds"] - empty["seconds"], one["mb"] - empty["mb"]
-        ok = ok and seconds < 0.5 and mb < 50 and len(one["refusals"]) == 1
-        print(f"one {label} event: {seconds:+.2f} s, {mb:+.0f} MB over the empty calendar; "
+        cpu, mb = one["cpu"] - empty["cpu"], one["mb"] - empty["mb"]
+        ok = ok and cpu < 0.5 and mb < 50 and len(one["refusals"]) == 1
+        print(f"one {label} event: {cpu:+.2f} s CPU in the bridge, {mb:+.0f} MB "
+              f"({one['seconds'] - empty['seconds']:+.2f} s wall, the server's query included); "
               f"refused: {one['refusals'][0] if one['refusals'] else 'NO'}")
-    print(f"target (one bomb under 0.5 s and 50 MB more, refused): {'met' if ok else 'NOT met'}")
+    print("target (one bomb under 0.5 s CPU and 50 MB more in the bridge, refused): "
+          f"{'met' if ok else 'NOT met'}")
     return ok
 
 
@@ -140,8 +148,7 @@ def main():
     parser.add_argument("--read-once", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.read_once:
-        seconds, mb, refusals = read_once(args.read_once, os.environ["BENCH_PW"])
-        print(json.dumps({"seconds": seconds, "mb": mb, "refusals": refusals}))
+        print(json.dumps(read_once(args.read_once, os.environ["BENCH_PW"])))
         return 0
     with tempfile.TemporaryDirectory(prefix="bombs-") as tmp, BombRadicale(Path(tmp) / "dav") as server:
         bombs_ok = bomb_costs(server)
