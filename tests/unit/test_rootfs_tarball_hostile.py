@@ -18,8 +18,8 @@ import tarfile
 
 import pytest
 
-from jetson_farm.errors import JetsonError, UnsafePath
-from jetson_farm.rootfs import untar
+from jetson_farm.errors import JetsonError, NotFound, UnsafePath
+from jetson_farm.rootfs import tarball, untar
 from tests.unit.test_rootfs_helpers import make_site
 from tests.unit.test_rootfs_tarball import make_tar, member, sample_members
 
@@ -216,6 +216,19 @@ def test_an_archive_that_ends_early_is_refused(site, farm_dir, canaries):
             with pytest.raises(JetsonError, match=rf"cut{suffix} is not a readable tarball"):
                 site.import_tar("alice", "cut", truncated(packed, farm_dir, cut, f"cut{suffix}"))
             assert_store_unchanged(site)
+    canaries()
+
+
+def test_a_source_that_is_a_fifo_or_a_device_is_refused_without_blocking(site, farm_dir, canaries):
+    fifo = farm_dir / "upload.tar"
+    os.mkfifo(fifo)
+    for source in (str(fifo), "/dev/zero"):
+        with pytest.raises(NotFound, match=rf"tarball {source} does not exist or is not a file"):
+            site.import_tar("alice", "pipe", source)
+        # The open itself, for a FIFO put there after the first check: refused, not blocked.
+        with pytest.raises(NotFound, match="is not a file"):
+            tarball._open_source(source)
+    assert_store_unchanged(site)
     canaries()
 
 
