@@ -74,8 +74,8 @@ def check_rule(recur):
     return freq, interval
 
 
-def naive_start(value):
-    """DTSTART as dateutil counts from it: a DATE becomes midnight, a zone is kept."""
+def as_datetime(value):
+    """DTSTART as dateutil counts from it: a DATE becomes (floating) midnight, a zone is kept."""
     if isinstance(value, datetime):
         return value
     if isinstance(value, date):
@@ -137,7 +137,7 @@ def bound_series(component, lo, hi, zone, cap, draws):
     """Refuse ``component``'s RRULEs if they cannot happen, or would draw more starts than
     ``draws`` has left to reach ``hi``, or give more than ``cap`` starts in [lo, hi).
     Returns how many starts meet the window."""
-    dtstart = naive_start(component.decoded("DTSTART"))
+    dtstart = as_datetime(component.decoded("DTSTART"))
     if dtstart.tzinfo is None:
         lo, hi = (t.astimezone(zone).replace(tzinfo=None) for t in (lo, hi))
     else:
