@@ -180,4 +180,9 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if "--vm" in sys.argv[1:]:  # the switch of VM boards booting over NFS: benchmarks/switch_vm.py
+        import switch_vm
+
+        switch_vm.main([arg for arg in sys.argv[1:] if arg != "--vm"])
+    else:
+        main()

@@ -4,8 +4,12 @@
 # in their own network namespaces, booting their identity over NFS); a parallel switch by hand;
 # a release; then one nightly run of the calendar bridge against a local Radicale.
 # Safe to run twice. Stop the farm with: .venv/bin/jetson-lab down --dir "$JETSON_DEMO_DIR"
+# With --vm: the same story on QEMU boards that boot Linux over NFS (scripts/demo_vm.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--vm" ]; then
+    exec ./scripts/demo_vm.sh
+fi
 ./scripts/setup.sh
 
 DIR=${JETSON_DEMO_DIR:-/var/tmp/jetson-farm-demo}

@@ -10,6 +10,10 @@ against that master with argument lists and ``--out=json``; each returns a :clas
 
 Tests that power a board off, inject a fault or change its nfsroot must give it back as they
 found it: ``lab.restore(board)`` clears faults, powers it on and waits for its minion.
+
+``vm_lab`` (tests/e2e) is a second lab with one process board and VM boards jvm1, jvm2: QEMU
+machines booting a Debian image (built by the site's ``jetson_rootfs.build``, cached in
+/var/cache/jetson-farm) with its root on the lab's NFS.
 """
 
 import json
@@ -33,6 +37,9 @@ LAB_BASE = pathlib.Path(os.environ.get("JETSON_LAB_TEST_BASE", "/var/tmp/jetson-
 LAB_BOARDS = 3
 UP_TIMEOUT = 400
 BOOT_TIMEOUT = 90
+LAB_VM_BOARDS = 2
+# A first run on a machine builds the VM boards' image (minutes); TCG boots take minutes too.
+VM_UP_TIMEOUT = 2400
 
 
 @dataclass
@@ -57,6 +64,7 @@ class Lab:
         self.site_dir = self.config.site_dir
         self.socket = self.config.socket_path
         self.boards = list(self.config.boards)
+        self.vm_boards = list(self.config.vm_boards)
         self.site = SITE_MINION
         self.address = self.config.network.bridge_addr
 
@@ -172,6 +180,20 @@ def _lab_cli(args, timeout):
                           timeout=timeout, check=False)
 
 
+def _bring_up(args, timeout):
+    lab_dir = LAB_BASE / uuid.uuid4().hex[:8]
+    proc = _lab_cli(["up", "--dir", lab_dir, *args], timeout)
+    if proc.returncode != 0:
+        _lab_cli(["down", "--dir", lab_dir, "--purge"], 120)
+        pytest.fail(f"jetson-lab up failed: {proc.stdout[-2000:]} {proc.stderr[-4000:]}")
+    return Lab(lab_dir)
+
+
+def _tear_down(lab_dir):
+    _lab_cli(["down", "--dir", lab_dir, "--purge"], 180)
+    shutil.rmtree(lab_dir, ignore_errors=True)
+
+
 _shared = {"lab": None, "users": 0}
 
 
@@ -179,20 +201,22 @@ _shared = {"lab": None, "users": 0}
 def lab_session():
     """The session's lab (brought up once even when several modules import this fixture)."""
     if _shared["lab"] is None:
-        lab_dir = LAB_BASE / uuid.uuid4().hex[:8]
-        proc = _lab_cli(["up", "--dir", lab_dir, "--boards", LAB_BOARDS], UP_TIMEOUT)
-        if proc.returncode != 0:
-            _lab_cli(["down", "--dir", lab_dir, "--purge"], 120)
-            pytest.fail(f"jetson-lab up failed: {proc.stdout[-2000:]} {proc.stderr[-4000:]}")
-        _shared["lab"] = Lab(lab_dir)
+        _shared["lab"] = _bring_up(["--boards", LAB_BOARDS], UP_TIMEOUT)
     _shared["users"] += 1
     yield _shared["lab"]
     _shared["users"] -= 1
     if _shared["users"] == 0:
         lab_dir = _shared["lab"].dir
         _shared["lab"] = None
-        _lab_cli(["down", "--dir", lab_dir, "--purge"], 180)
-        shutil.rmtree(lab_dir, ignore_errors=True)
+        _tear_down(lab_dir)
+
+
+@pytest.fixture(scope="session")
+def vm_lab():
+    """A lab whose boards jvm1, jvm2 are QEMU machines booting Linux over NFS (tests/e2e)."""
+    lab = _bring_up(["--boards", 1, "--vm-boards", LAB_VM_BOARDS], VM_UP_TIMEOUT)
+    yield lab
+    _tear_down(lab.dir)
 
 
 lab = lab_session  # the fixture's name as first announced

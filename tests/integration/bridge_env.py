@@ -8,8 +8,12 @@ gateways, the real runner and lab boards) is tested in test_bridge_salt*.py and 
 
 import copy
 import itertools
+import json
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import yaml
 
@@ -98,3 +102,30 @@ class BridgeEnv:
     def event(self, user, uid):
         """The event text as the server has it now."""
         return self.server.get(f"{self.urls[user]}{uid}.ics", user=user)[0]
+
+
+BRIDGE = Path(sys.executable).parent / "calendar-bridge"
+
+
+def local_bridge_config(path, radicale, lab, sink, tmp_path, timeout=900):
+    """A ``calendar-bridge`` config file at ``path`` driving ``lab`` in ``local`` mode: Radicale's
+    calendars ``<user>/boards/``, three hours' lead time, mail to ``sink``."""
+    secret = tmp_path / "caldav.secret"
+    secret.write_text(radicale.passwords["bridge"])
+    path.write_text(yaml.safe_dump({
+        "caldav": {"url": radicale.url, "username": "bridge", "password_file": str(secret)},
+        "calendar_template": "{user}/boards/",
+        "lead_time": "3h",
+        "salt": {"mode": "local", "master_config": str(lab.master_dir / "master"), "timeout": timeout},
+        "inventory": {"salt_minion": lab.site},
+        "smtp": {"host": "127.0.0.1", "port": sink.port, "from": "farm@example.org"},
+        "ledger": str(tmp_path / "ledger.sqlite"),
+    }))
+    return path
+
+
+def run_sync(config, *args, timeout=1200):
+    """``calendar-bridge --config CONFIG sync --json ARGS``: (exit code, JSON report, stderr)."""
+    proc = subprocess.run([str(BRIDGE), "--config", str(config), "sync", "--json", *args],
+                          capture_output=True, text=True, timeout=timeout, check=False)
+    return proc.returncode, json.loads(proc.stdout) if proc.stdout.strip() else None, proc.stderr

@@ -6,21 +6,17 @@ goes to a real SMTP sink. Then the slots end and the next run gives the boards b
 """
 
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-import yaml
 
 from calendar_bridge.writeback import read_status
 from tests.bridge_events import booking_ics
 from tests.caldav_servers import Radicale
+from tests.integration.bridge_env import local_bridge_config, run_sync
 from tests.lab_fixture import lab  # noqa: F401  (the session's lab)
 from tests.smtp_sink import SmtpSink
 
-BRIDGE = Path(sys.executable).parent / "calendar-bridge"
 BOOKED = {"jtk1": ("alice", "cuda-dev", "alice/cuda-dev"), "jtk2": ("bob", "ros", "bob/ros")}
 
 
@@ -30,26 +26,9 @@ def radicale(tmp_path):
         yield server
 
 
-def sync(config, *args):
-    proc = subprocess.run([str(BRIDGE), "--config", str(config), "sync", "--json", *args],
-                          capture_output=True, text=True, timeout=1200, check=False)
-    return proc.returncode, json.loads(proc.stdout) if proc.stdout.strip() else None, proc.stderr
-
-
 def test_two_bookings_tonight_end_as_two_running_boards(lab, radicale, tmp_path):  # noqa: F811
     with SmtpSink() as sink:
-        secret = tmp_path / "caldav.secret"
-        secret.write_text(radicale.passwords["bridge"])
-        config = tmp_path / "bridge.yaml"
-        config.write_text(yaml.safe_dump({
-            "caldav": {"url": radicale.url, "username": "bridge", "password_file": str(secret)},
-            "calendar_template": "{user}/boards/",
-            "lead_time": "3h",
-            "salt": {"mode": "local", "master_config": str(lab.master_dir / "master"), "timeout": 900},
-            "inventory": {"salt_minion": lab.site},
-            "smtp": {"host": "127.0.0.1", "port": sink.port, "from": "farm@example.org"},
-            "ledger": str(tmp_path / "ledger.sqlite"),
-        }))
+        config = local_bridge_config(tmp_path / "bridge.yaml", radicale, lab, sink, tmp_path)
         start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
         end = start + timedelta(hours=2)
         urls = {}
@@ -59,7 +38,7 @@ def test_two_bookings_tonight_end_as_two_running_boards(lab, radicale, tmp_path)
             radicale.put(urls[board], booking_ics(f"tonight-{board}", start, end, summary=f"{board} {image}"),
                          user=user)
         try:
-            code, run, stderr = sync(config)
+            code, run, stderr = run_sync(config)
             assert code == 0, stderr[-20000:] + json.dumps(run, indent=1)
             assert sorted(run["plan"]["switch"]) == ["jtk1", "jtk2"] and len(run["jids"]) == 1
             assert {o["key"].split("|")[1]: o["status"] for o in run["outcomes"]} == {
@@ -74,7 +53,7 @@ def test_two_bookings_tonight_end_as_two_running_boards(lab, radicale, tmp_path)
                 assert f"ssh -J {user}@{lab.site} root@{board}" in mail["body"]
         finally:
             after = (end + timedelta(minutes=1)).isoformat()
-            code, run, stderr = sync(config, "--now", after)
+            code, run, stderr = run_sync(config, "--now", after)
             for board in BOOKED:  # the lab's rule: give the boards back as they were found
                 lab.restore(board)
         assert code == 0, stderr[-20000:] + json.dumps(run, indent=1)

@@ -1,0 +1,152 @@
+"""End to end on real NFS boots: bookings in Radicale become QEMU boards running the booked images.
+
+The lab's VM boards jvm1 and jvm2 (tests/lab_fixture.py ``vm_lab``) boot a Debian kernel whose
+root is their nfsroot on the lab's Ganesha; their salt-minion is the image's own. The images
+are built by the site's own ``jetson_rootfs.build`` (cached per machine) and differ by one file,
+``/etc/jetson-e2e``. Switches go only through the public commands: ``calendar-bridge sync``
+and ``salt-run state.orch jetson.switch``.
+"""
+
+import json
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
+
+from calendar_bridge.writeback import read_status
+from tests.bridge_events import booking_ics
+from tests.integration.bridge_env import local_bridge_config, run_sync
+from tests.lab_fixture import BIN, vm_lab  # noqa: F401  (the e2e tier's lab)
+from tests.smtp_sink import SmtpSink
+
+MARK = "etc/jetson-e2e"
+BOOKED = {"jvm1": ("alice", "e2e-red", "red"), "jvm2": ("bob", "e2e-blue", "blue")}
+BUILD_TIMEOUT = 3600
+FAULT_BOOT_TIMEOUT = 240  # a failed boot is seen within it; the rollback's boot may outlast it
+UP_TIMEOUT = 900  # one TCG boot to its minion: about a minute idle, several on a busy machine
+
+
+def build(lab, image, colour):
+    """The image ``image`` with ``/etc/jetson-e2e`` saying ``colour`` (built once per machine)."""
+    result = lab.salt(["-t", str(BUILD_TIMEOUT), lab.site, "jetson_rootfs.build", f"image={image}",
+                       "files=" + json.dumps({MARK: f"{colour}\n"})], timeout=BUILD_TIMEOUT + 60)
+    assert result.returncode == 0, result
+    return result.of(lab.site)
+
+
+def read_file(lab, board, relpath):
+    """The file as the board's own minion reads it from its NFS root."""
+    result = lab.salt(["-t", "60", board, "cmd.run", f"cat /{relpath}"], timeout=120)
+    assert result.returncode == 0, result
+    return result.of(board)
+
+
+def tcp_sessions(lab, board):
+    """The board's NFS connections as the site sees them (``jetson_nfs.clients``): client ports."""
+    result = lab.salt([lab.site, "jetson_nfs.clients", f"board={board}"])
+    assert result.returncode == 0, result
+    return {entry.get("port") for entry in result.of(lab.site) if entry.get("via") == "tcp"}
+
+
+def images(lab):
+    """``{image: where}`` of the whole store (``store`` or the board it is at)."""
+    result = lab.salt([lab.site, "jetson_rootfs.list"])
+    assert result.returncode == 0, result
+    listed = [(item["image"], item["board"] or "store") for item in result.of(lab.site)]
+    assert len(listed) == len({image for image, _ in listed}), f"an image in two places: {listed}"
+    return dict(listed)
+
+
+def console(lab, board):
+    return (lab.config.run_dir(board) / "console.log").read_text(errors="replace")
+
+
+def test_bookings_tonight_boot_the_booked_images_over_nfs(vm_lab, radicale, tmp_path):  # noqa: F811
+    lab = vm_lab
+    for user, name, colour in BOOKED.values():
+        build(lab, f"{user}/{name}", colour)
+    old_sessions = {board: tcp_sessions(lab, board) for board in BOOKED}
+    assert all(old_sessions.values()), old_sessions
+    boots = {board: lab.status(board)["boots"] for board in BOOKED}
+    with SmtpSink() as sink:
+        config = local_bridge_config(tmp_path / "bridge.yaml", radicale, lab, sink, tmp_path, timeout=1500)
+        start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
+        end = start + timedelta(hours=2)
+        urls = {}
+        for board, (user, name, _) in BOOKED.items():
+            urls[board] = f"{radicale.make_calendar(user, 'boards')}{board}.ics"
+            radicale.put(urls[board], booking_ics(f"tonight-{board}", start, end, summary=f"{board} {name}"),
+                         user=user)
+        code, run, stderr = run_sync(config, timeout=1800)
+        assert code == 0, stderr[-20000:] + json.dumps(run, indent=1)
+        assert sorted(run["plan"]["switch"]) == sorted(BOOKED)
+        assert {o["key"].split("|")[1]: o["status"] for o in run["outcomes"]} == {
+            f"tonight-{board}": "ready" for board in BOOKED}
+        for board, (user, name, colour) in BOOKED.items():
+            assert lab.status(board)["boots"] > boots[board], f"{board} did not reboot"
+            new_sessions = tcp_sessions(lab, board)
+            assert new_sessions and not new_sessions & old_sessions[board], (old_sessions, new_sessions)
+            assert "jetson-farm: NFSv4 root" in console(lab, board)
+            assert read_file(lab, board, MARK) == colour
+            marker = lab.salt([board, "grains.get", "jetson_marker"]).of(board)
+            assert marker["image"] == f"{user}/{name}", marker
+            text, _ = radicale.get(urls[board], user=user)
+            assert read_status(text, f"tonight-{board}", "", UTC) == ("ready", "")
+
+        code, run, stderr = run_sync(config, "--now", (end + timedelta(minutes=1)).isoformat(), timeout=1800)
+    assert code == 0, stderr[-20000:] + json.dumps(run, indent=1)
+    assert run["plan"]["release"] == sorted(BOOKED)
+    where = images(lab)
+    for board, (user, name, _) in BOOKED.items():
+        default = lab.pillar["boards"][board]["image"]
+        assert (where[default], where[f"{user}/{name}"]) == (board, "store")
+        assert read_file(lab, board, "etc/jetson-image") == "vm-base"
+        assert lab.salt([board, "grains.get", "jetson_marker"]).of(board)["image"] == default
+
+
+def _event_watch(lab, tag):
+    """A ``salt-run state.event TAG count=1`` process, listening once it returns."""
+    proc = subprocess.Popen([str(BIN / "salt-run"), "-c", str(lab.master_dir), "state.event", tag, "count=1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(3)  # state.event sees only events fired after it subscribed
+    return proc
+
+
+def test_an_export_broken_after_the_swap_ends_in_rollback_and_quarantine(vm_lab):  # noqa: F811
+    lab, board = vm_lab, "jvm1"
+    user, name, colour = BOOKED[board]
+    build(lab, f"{user}/{name}", colour)
+    default = lab.pillar["boards"][board]["image"]
+    before = images(lab)
+    assert before[default] == board
+    pillar = lab.pillar
+    pillar["boards"][board]["boot_timeout"] = FAULT_BOOT_TIMEOUT
+    lab.write_pillar(pillar)
+    watch = _event_watch(lab, f"jetson/switch/{board}/export")
+    orch = subprocess.Popen(
+        [str(BIN / "salt-run"), "-c", str(lab.master_dir), "--out=json", "state.orch", "jetson.switch",
+         "pillar=" + json.dumps({"board": board, "image": f"{user}/{name}"})],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        seen, _ = watch.communicate(timeout=900)
+        assert f"jetson/switch/{board}/export" in seen, seen
+        # The farm has swapped and exported; the board is being powered on. Take the export away.
+        broken = lab.salt([lab.site, "jetson_nfs.unexport", board])
+        assert broken.returncode == 0, broken
+        out, _ = orch.communicate(timeout=1500)
+        assert orch.returncode != 0, out[-5000:]
+        status = lab.salt_run(["jetson.status"]).data[board]
+        assert (status["state"], status["image"]) == ("quarantined", default), status
+        assert images(lab) == before  # the booked image back in alice's slot, none lost
+        assert "jetson-farm: no NFSv4 root" in "".join(
+            p.read_text(errors="replace") for p in (lab.config.run_dir(board) / "console").glob("boot-*.log"))
+        lab.wait_up(board, timeout=UP_TIMEOUT)
+        assert read_file(lab, board, "etc/jetson-image") == "vm-base"
+    finally:
+        for proc in (watch, orch):
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        lab.salt_run(["jetson.unquarantine", f"board={board}"])
+        pillar["boards"][board]["boot_timeout"] = 900
+        lab.write_pillar(pillar)
+    lab.wait_up(board, timeout=UP_TIMEOUT)
