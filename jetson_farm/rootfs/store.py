@@ -165,7 +165,9 @@ def remove(site, image):
         return _remove(site, image)
 
 
-def _remove(site, image):
+def check_removable(site, image):
+    """The path of ``image`` if it may be removed now; Refused while it is at an nfsroot, part of
+    an interrupted switch or booked (what ``remove`` checks, and a dry run reports)."""
     path, board = locate(site, image)
     if board:
         raise Refused(f"image {image} is at the nfsroot of board {board}: park it first")
@@ -178,6 +180,11 @@ def _remove(site, image):
         if booking["image"] == image:
             raise Refused(f"image {image} is booked by {booking['user']} on board {booking['board']} "
                           f"from {booking['start']} to {booking['end']}")
+    return path
+
+
+def _remove(site, image):
+    path = check_removable(site, image)
     trash = os.path.join(site.layout.images_dir, f"{fsutil.TRASH_PREFIX}{uuid.uuid4().hex[:12]}")
     # One rename makes the image disappear at once; a crash during the removal leaves only a
     # trash folder, which reconcile sweeps.
