@@ -89,7 +89,9 @@ def test_bad_config_exits_2_naming_the_key(tmp_path):
                     "inventory: {pillar_file: /nonexistent}\nsalt: {mode: api}\n")
     proc = bridge("--config", path, "sync")
     assert proc.returncode == 2
-    assert proc.stderr.strip() == f"calendar-bridge: {path}: salt.url: is required"
+    assert proc.stderr.strip().splitlines() == [  # every problem at once, one a line
+        f"calendar-bridge: {path}: salt.url: required with salt.mode api",
+        f"{path}: salt.username: required with salt.mode api"]
 
 
 # -- salt-api -----------------------------------------------------------------------------------
