@@ -1,25 +1,30 @@
 #!/usr/bin/env python3
-"""Benchmark: the switch orchestration on 1, 4, 16 and 32 lab boards.
+"""Benchmark: the switch orchestration on 1, 16 and 32 lab boards, boot staggering off and on.
 
 Brings up its own lab (``jetson-lab up --boards <max>`` in a scratch folder; ``--lab-dir`` uses
 a running one instead), clones one image per board (an image sits at one nfsroot at most), and
-for each size switches boards jtk1..jtkN in ONE ``state.orch jetson.switch`` run, then releases
-them. It prints:
+for each size switches boards jtk1..jtkN in ONE ``salt-run state.orch jetson.switch`` (what an
+admin runs), then releases them. It prints one table:
 
-- the wall time of each switch run;
-- the time per step (from the ``jetson/switch/<board>/<step>`` events: mean and max over boards);
-- the overhead above the boards' own boot: wall time minus a lab board's start-to-minion-ready
-  time, measured alone first (power on -> minion answers ``test.ping``).
+- the wall time of each switch run, and its ratio to the one-board run;
+- the one-board overhead: wall minus one lab board's own boot (power on -> minion start event),
+  measured with power cycles in the same run;
+- the farm's own CPU seconds per board switched, from /proc: the ``salt-run`` process tree
+  (reaped children of this script), the salt-master's processes and the site minion's;
+- the time per step (from the ``jetson/switch/<board>/<step>`` events: mean over the boards).
 
-Targets: overhead under 5 s for one board; 16 boards in one run under 1.5x the one-board time.
+Targets (issue 8): one-board overhead <= 1.5 s; 16 boards <= 1.5x one; 32 boards <= 2x one;
+farm CPU <= 0.3 CPU-s per board.
 
-    .venv/bin/python benchmarks/switch.py                 # 1, 4, 16, 32 boards
-    .venv/bin/python benchmarks/switch.py --sizes 1,4     # quicker
+    .venv/bin/python benchmarks/switch.py                          # 1, 16, 32 boards, stagger 0 and 0.2 s
+    .venv/bin/python benchmarks/switch.py --sizes 1,4 --staggers 0  # quicker
 """
 
 import argparse
 import json
+import os
 import pathlib
+import resource
 import shutil
 import statistics
 import subprocess
@@ -34,11 +39,12 @@ import salt.utils.event
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from jetson_farm.runner.plan import STEPS  # noqa: E402
+from jetson_farm.switch import STEPS  # noqa: E402
 from jetson_lab import client  # noqa: E402
 from jetson_lab.config import LabConfig  # noqa: E402
 
 BIN = pathlib.Path(sys.executable).parent
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 def run(argv, timeout):
@@ -49,6 +55,28 @@ def run(argv, timeout):
     except ValueError:
         data = None
     return proc.returncode, data, proc.stdout + proc.stderr
+
+
+def cpu_of(program, config_dir):
+    """CPU seconds (own + reaped children) of every live ``program -c config_dir`` process."""
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                argv = handle.read().split(b"\0")
+            if not any(program.encode() in a for a in argv) or str(config_dir).encode() not in argv:
+                continue
+            with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(f) for f in fields[11:15]) / TICK  # utime stime cutime cstime
+    return total
+
+
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 class Bench:
@@ -79,21 +107,21 @@ class Bench:
         return code == 0 and isinstance(data, dict) and data.get(board) is True
 
     def boot_alone(self, board, rounds=3):
-        """Seconds from power-on to the minion answering, for one board on its own (median)."""
+        """Seconds from power-on to the minion's start event, for one board on its own (median)."""
         times = []
         for _ in range(rounds):
             client.power(str(self.config.socket_path), board, "off")
-            while self.answers(board):
-                time.sleep(0.5)
             mark = len(self.events)
             start = time.monotonic()
             client.power(str(self.config.socket_path), board, "on")
             while True:
                 started = [t for t, tag, _ in self.events[mark:] if tag == f"salt/minion/{board}/start"]
-                if started and self.answers(board):
+                if started:
                     times.append(started[0] - start)
                     break
-                time.sleep(0.1)
+                time.sleep(0.05)
+            while not self.answers(board):
+                time.sleep(0.2)
         return statistics.median(times)
 
     def clone_images(self, boards):
@@ -107,23 +135,27 @@ class Bench:
                 if code != 0:
                     raise SystemExit(f"clone {image} failed: {out[-2000:]}")
 
-    def switch(self, boards):
-        pillar = {"boards": {board: f"alice/bench-{board}" for board in boards}}
+    def farm_cpu(self):
+        return {"salt-run": children_cpu(), "master": cpu_of("salt-master", self.config.master_dir),
+                "site": cpu_of("salt-minion", self.config.site_dir)}
+
+    def switch(self, boards, stagger):
+        pillar = {"boards": {board: f"alice/bench-{board}" for board in boards}, "stagger": stagger}
         mark = len(self.events)
+        before = self.farm_cpu()
         start = time.monotonic()
         code, _, out = self.salt_run("state.orch", "jetson.switch", f"pillar={json.dumps(pillar)}")
         wall = time.monotonic() - start
+        after = self.farm_cpu()
         if code != 0:
             raise SystemExit(f"switch of {len(boards)} boards failed: {out[-4000:]}")
         steps = {step: [] for step in STEPS}
-        boots = []
         for _, tag, data in self.events[mark:]:
             parts = tag.split("/")
             if len(parts) == 4 and parts[:2] == ["jetson", "switch"] and parts[3] in steps:
                 steps[parts[3]].append(data.get("seconds", 0.0))
-                if parts[3] == "verify" and "boot_seconds" in data:
-                    boots.append(data["boot_seconds"])
-        return wall, steps, boots
+        cpu = {part: after[part] - before[part] for part in before}
+        return wall, steps, cpu
 
     def release(self, boards):
         pillar = json.dumps({"boards": boards})
@@ -137,12 +169,36 @@ class Bench:
         self.bus.destroy()
 
 
+def print_table(boot, rows):
+    single = {stagger: wall for size, stagger, wall, _, _ in rows if size == 1}
+    print(f"\nlab board's own boot (power on -> minion start event, alone, median of 3): {boot:.2f} s")
+    print("targets: one-board overhead <= 1.5 s; 16 boards <= 1.5x one; 32 boards <= 2x one; "
+          "farm CPU <= 0.3 CPU-s per board\n")
+    head = (f"{'boards':>6} {'stagger':>7} {'wall s':>7} {'x one':>6} {'over s':>6} "
+            f"{'CPU-s/board':>11} {'salt-run':>8} {'master':>7} {'site':>6}  "
+            + " ".join(f"{step[:7]:>7}" for step in STEPS))
+    print(head)
+    print("-" * len(head))
+    for size, stagger, wall, steps, cpu in rows:
+        one = single.get(stagger) or next(iter(single.values()), None)
+        ratio = f"{wall / one:5.2f}x" if one else "-"
+        over = f"{wall - boot:6.2f}" if size == 1 else "-"
+        total = sum(cpu.values())
+        means = " ".join(f"{statistics.mean(v) if v else 0:7.2f}" for v in steps.values())
+        print(f"{size:>6} {stagger:>7.2f} {wall:>7.1f} {ratio:>6} {over:>6} {total / size:>11.3f} "
+              f"{cpu['salt-run'] / size:>8.3f} {cpu['master'] / size:>7.3f} {cpu['site'] / size:>6.3f}  "
+              f"{means}")
+    print("\n(step columns: mean seconds per board; 'over': wall minus the board's own boot; CPU from /proc)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1,4,16,32", help="board counts, comma-separated")
+    parser.add_argument("--sizes", default="1,16,32", help="board counts, comma-separated")
+    parser.add_argument("--staggers", default="0,0.2", help="seconds between power-ons, comma-separated")
     parser.add_argument("--lab-dir", help="use this running lab instead of bringing one up")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    staggers = [float(s) for s in args.staggers.split(",")]
     lab_dir = args.lab_dir or f"/var/tmp/jetson-bench-{uuid.uuid4().hex[:6]}"
     if not args.lab_dir:
         code, _, out = run([BIN / "jetson-lab", "up", "--dir", lab_dir, "--boards", max(sizes)], 1800)
@@ -156,22 +212,18 @@ def main():
         boards = sorted(bench.config.boards, key=lambda b: int(b[3:]))
         bench.clone_images(boards[: max(sizes)])
         boot = bench.boot_alone(boards[0])
-        print(f"lab board start-to-minion-ready, alone (median of 3): {boot:.1f} s\n")
         rows = []
-        for size in sizes:
-            chosen = boards[:size]
-            wall, steps, boots = bench.switch(chosen)
-            bench.release(chosen)
-            rows.append((size, wall, steps, boots))
-            print(f"{size:>3} board(s): switch wall time {wall:6.1f} s, "
-                  f"overhead above one boot {wall - boot:5.1f} s", flush=True)
-        single = next((wall for size, wall, _, _ in rows if size == 1), None)
-        print("\nper step (seconds; mean / max over the boards of the run)")
-        print("boards " + " ".join(f"{step:>13}" for step in STEPS) + "   wall  vs 1 board")
-        for size, wall, steps, _ in rows:
-            cells = " ".join(f"{statistics.mean(v or [0]):6.2f}/{max(v or [0]):6.2f}" for v in steps.values())
-            ratio = f"{wall / single:5.2f}x" if single else "-"
-            print(f"{size:>6} {cells} {wall:6.1f}  {ratio}")
+        for stagger in staggers:
+            for size in sizes:
+                if size == 1 and stagger and rows:
+                    continue  # staggering changes nothing for one board
+                chosen = boards[:size]
+                wall, steps, cpu = bench.switch(chosen, stagger)
+                bench.release(chosen)
+                rows.append((size, stagger, wall, steps, cpu))
+                print(f"{size:>3} board(s), stagger {stagger}: wall {wall:6.1f} s, farm CPU "
+                      f"{sum(cpu.values()):6.1f} s", flush=True)
+        print_table(boot, rows)
     finally:
         bench.close()
         if not args.lab_dir:

@@ -12,7 +12,7 @@ import time
 import salt.config
 import salt.utils.event
 
-from jetson_farm.runner.plan import STEPS
+from jetson_farm.switch import STEPS
 
 
 def prepared(lab):
@@ -71,12 +71,14 @@ def sessions(lab, board):
 
 
 class EventWatch:
-    """Collects the master's ``jetson/...`` events from the moment it is made."""
+    """Collects the master's ``jetson/...`` events (and ``prefixes``) from the moment it is made."""
 
-    def __init__(self, lab):
+    def __init__(self, lab, prefixes=("jetson/",)):
         opts = salt.config.master_config(str(lab.master_dir / "master"))
         self.bus = salt.utils.event.get_master_event(opts, opts["sock_dir"], listen=True)
-        self.bus.subscribe("jetson/")
+        self.prefixes = tuple(prefixes)
+        for prefix in self.prefixes:
+            self.bus.subscribe(prefix)
         self.events = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._collect, daemon=True)
@@ -85,7 +87,7 @@ class EventWatch:
     def _collect(self):
         while not self._stop.is_set():
             event = self.bus.get_event(wait=0.2, full=True)
-            if event and event["tag"].startswith("jetson/"):
+            if event and event["tag"].startswith(self.prefixes):
                 self.events.append((event["tag"], event["data"]))
 
     def tags(self, prefix=""):
@@ -101,6 +103,19 @@ class EventWatch:
                 raise AssertionError(f"no event {tag} within {timeout}s; saw {self.tags()}")
             time.sleep(0.05)
         return self.data(tag)[-1]
+
+    def wait_for_job(self, fun, timeout=300):
+        """The ``salt/job/<jid>/new`` data of the first job of ``fun`` published since the watch began
+        (the watch needs the prefix ``salt/job/``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [data for tag, data in self.events
+                     if tag.startswith("salt/job/") and tag.endswith("/new") and data.get("fun") == fun]
+            if found:
+                return found[0]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no job {fun} within {timeout}s")
+            time.sleep(0.02)
 
     def close(self):
         self._stop.set()

@@ -1,6 +1,9 @@
 """What both NFS backends share: running their commands, who holds a session, waiting idle.
 
-A board is idle when it holds no NFS session and answers no ping (DESIGN.md switch step 2).
+A board is idle when it holds no NFS session and answers no ping (docs/architecture.md, switch
+step 2). A board that answers no ping but still has a TCP connection to the NFS port is a board
+that lost its power: the server keeps such a connection for minutes, so it is ended
+(:func:`end_sessions`) rather than waited out.
 """
 
 import contextlib
@@ -13,6 +16,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 
+from jetson_farm import batch
 from jetson_farm.errors import NfsError, Timeout
 
 log = logging.getLogger(__name__)
@@ -114,13 +118,39 @@ def nfsd_clients(folder=PROC_NFSD_CLIENTS):
     return clients
 
 
-def answers_ping(ip):
-    """True if ``ip`` answers one ICMP echo within a second."""
-    return run(["ping", "-c1", "-W1", "-n", "-q", ip], timeout=10).returncode == 0
+PING_WAIT = "0.2"  # seconds for one echo: a board on the site's segment answers in far less
+
+
+def answers_ping(ip, wait=PING_WAIT):
+    """True if ``ip`` answers one ICMP echo within ``wait`` seconds."""
+    return run(["ping", "-c1", "-W", str(wait), "-n", "-q", ip], timeout=10).returncode == 0
+
+
+def end_sessions(ip, port=NFS_PORT):
+    """End the TCP connections from ``ip`` to the local NFS ``port`` (``ss -K``): the list ended.
+
+    After a hard power-off the server's side of a board's connection stays ESTABLISHED for
+    minutes, retransmitting; killing the socket makes the NFS server (kernel nfsd and Ganesha
+    alike) drop it at once. NfsError if one is still there afterwards (a kernel built without
+    ``CONFIG_INET_DIAG_DESTROY``, or no CAP_NET_ADMIN).
+    """
+    ip = normalise_ip(ip)
+    found = [s for s in tcp_sessions(port) if s["ip"] == ip]
+    if not found:
+        return []
+    completed = run(["ss", "-K", "-H", "-t", "dst", ip, "sport", "=", f":{port}"])
+    if completed.returncode != 0:
+        raise NfsError(f"ss -K dst {ip} sport :{port} failed: {completed.stderr.strip()}")
+    left = [s for s in tcp_sessions(port) if s["ip"] == ip]
+    if left:
+        raise NfsError(f"the NFS connections of {ip} survived ss -K (ports "
+                       f"{', '.join(str(s['port']) for s in left)}): the kernel cannot destroy sockets")
+    log.info("ended %d stale NFS connection(s) of %s", len(found), ip)
+    return [f"{s['ip']}:{s['port']}" for s in found]
 
 
 def what_holds(backend, board):
-    """Why ``board`` is not idle: a list of reasons, empty when it is idle.
+    """Why ``board`` is not idle: ``(reasons, pings)``, reasons empty when it is idle.
 
     A session is a live connection to the NFS port. The server's client records (nfsd's
     ``clients/*/info``, Ganesha's ShowClients) outlive a board that lost power by a whole lease
@@ -132,19 +162,25 @@ def what_holds(backend, board):
         found = ", ".join(f"{s['ip']}:{s['port']} ({s['via']})" if "port" in s else f"{s['ip']} ({s['via']})"
                           for s in sessions)
         reasons.append(f"it holds an NFS session: {found}")
-    if answers_ping(board.ip):
+    pings = answers_ping(board.ip)
+    if pings:
         reasons.append(f"it answers ping at {board.ip}")
-    return reasons
+    return reasons, pings
 
 
-def wait_idle(backend, board, timeout, interval=1.0):
-    """Return once ``board`` holds no NFS session and answers no ping; Timeout naming what held."""
+def wait_idle(backend, board, timeout, interval=0.2):
+    """Return once ``board`` holds no NFS session and answers no ping; Timeout naming what held.
+
+    A board that answers no ping is down: its lingering connections are ended, not waited out
+    (``ended`` lists them).
+    """
     started = time.monotonic()
     deadline = started + timeout
     while True:
-        reasons = what_holds(backend, board)
-        if not reasons:
-            return {"board": board.name, "ip": board.ip, "idle": True,
+        reasons, pings = what_holds(backend, board)
+        ended = [] if pings or not reasons else end_sessions(board.ip)
+        if not pings:
+            return {"board": board.name, "ip": board.ip, "idle": True, "ended": ended,
                     "waited": round(time.monotonic() - started, 1)}
         if time.monotonic() >= deadline:
             raise Timeout(f"board {board.name} is not idle after {timeout}s: " + "; and ".join(reasons))
@@ -226,3 +262,17 @@ class OwnedFileBackend:
         """
         with owned_file_lock(self.owned_file):
             return self._unexport(board, test)
+
+    def export_many(self, boards):
+        """Export every board of ``boards`` under one lock: ``{"done": {board: result}, "failed": {...}}``."""
+        return self._each(boards, lambda board: (check_export_path(board.nfsroot),
+                                                 self._export(board, False))[1].as_dict())
+
+    def unexport_many(self, boards):
+        """Unexport every board of ``boards`` under one lock, each failing alone."""
+        return self._each(boards, lambda board: self._unexport(board, False).as_dict())
+
+    def _each(self, boards, work):
+        by_name = {board.name: board for board in boards}
+        with owned_file_lock(self.owned_file):
+            return batch.each(by_name, lambda name: work(by_name[name]))

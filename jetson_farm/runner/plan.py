@@ -1,4 +1,4 @@
-"""What an orchestration was asked for, and the chain of states that does it (switch.sls, release.sls).
+"""What an orchestration was asked for (switch.sls, release.sls; the runner ``jetson.run``).
 
 The pillar argument of ``state.orch jetson.switch`` comes in three forms::
 
@@ -9,13 +9,11 @@ The pillar argument of ``state.orch jetson.switch`` comes in three forms::
 and ``state.orch jetson.release`` takes ``{"board": "jtk1"}`` or ``{"boards": ["jtk1", "jtk2"]}``.
 The shape and the names are checked here, before anything runs; whether the board, user and
 image exist and may go together is step 0 (lease), per board, so one bad booking fails alone.
+The switch itself is jetson_farm/switch.py.
 """
 
 from jetson_farm.errors import JetsonError
 from jetson_farm.names import check_name, parse_image
-
-# Steps 0-8 of DESIGN.md "The switch, step by step".
-STEPS = ("lease", "stop", "down", "unexport", "swap", "export", "start", "verify", "record")
 
 
 class BadRequest(JetsonError, ValueError):
@@ -76,27 +74,3 @@ def release_requests(pillar):
     else:
         raise BadRequest(f"no board given; {RELEASE_USAGE}")
     return [{"board": check_name("board", board)} for board in sorted(set(boards))]
-
-
-def state_id(board, number):
-    return f"jetson-{board}-{number}-{STEPS[number]}"
-
-
-def chain(requests, kind):
-    """The highstate of one orchestration: per board, steps 0-8 as ``parallel`` runner calls.
-
-    Each step requires the one before, so a board's chain is sequential, while the chains of
-    different boards run side by side and a failed board stops only its own chain.
-    """
-    high = {}
-    for request in requests:
-        board = request["board"]
-        for number, step in enumerate(STEPS):
-            args = [{"name": "jetson.step"}, {"board": board}, {"step": step}, {"parallel": True}]
-            if number == 0:
-                args += [{"kind": kind}, {"image": request.get("image", "")},
-                         {"user": request.get("user", "")}]
-            else:
-                args.append({"require": [{"salt": state_id(board, number - 1)}]})
-            high[state_id(board, number)] = {"salt.runner": args}
-    return high

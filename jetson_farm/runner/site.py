@@ -1,17 +1,22 @@
-"""What the switch asks of a board's site server and power, in one place.
+"""What the switch asks of one site server and of its boards' minions: one job per call.
 
-The site modules (jetson_nfs, jetson_rootfs, jetson_power) are called through the runner's
-:class:`~jetson_farm.runner.saltops.SaltOps`; this file knows their names and return shapes.
+Every call covers all the boards of the batch (the site modules' ``*_many`` functions) and
+answers ``(done, failed)``: ``{board: result}`` and ``{board: reason}``, so a board that fails
+drops out alone. A job that fails as a whole (a silent site minion) fails every board of it.
+The calls go through a :class:`~jetson_farm.runner.farmbus.FarmBus`; this file knows the site
+modules' names and return shapes.
 """
 
 import logging
 
-from jetson_farm.errors import JetsonError, Refused
+from jetson_farm.errors import JetsonError
 
 log = logging.getLogger(__name__)
 
 SITE_TIMEOUT = 120
 SWAP_TIMEOUT = 900  # a rename costs nothing, but injection and a first-time fsync may take a while
+REBOOT_TIMEOUT = 10
+MARKER_TIMEOUT = 1
 
 
 class MinionError(JetsonError):
@@ -19,96 +24,81 @@ class MinionError(JetsonError):
 
 
 class SiteCalls:
-    def __init__(self, ops, inventory, board):
-        self.ops, self.inventory, self.board = ops, inventory, board
-        self.site = inventory.site(board.site)
+    """The calls to site ``site`` (an inventory Site) for the switches given to each method.
+
+    A switch is anything with ``name`` (the board), ``board`` (its inventory Board), and for
+    the swap ``image``, ``user`` and ``switch_id``.
+    """
+
+    def __init__(self, bus, site):
+        self.bus, self.site = bus, site
 
     def call(self, fun, *args, timeout=SITE_TIMEOUT, **kwargs):
-        return self.ops.call(self.site.minion, fun, *args, timeout=timeout, **kwargs)
+        return self.bus.call_one(self.site.minion, fun, *args, timeout=timeout, **kwargs)
 
-    @property
-    def driver(self):
-        return self.board.power.get("driver", "salt")
-
-    # -- reading -------------------------------------------------------------------------------
-
-    def current(self):
-        """``{"image", "user"}`` at the board's nfsroot now, from the site's state file."""
-        state = self.call("jetson_rootfs.state", self.board.name)
-        if isinstance(state, dict) and self.board.name in state and isinstance(state[self.board.name], dict):
-            state = state[self.board.name]
-        state = state if isinstance(state, dict) else {}
-        return {"image": state.get("image") or "", "user": state.get("user") or ""}
-
-    def check_image_free(self, image):
-        """The site's error for an image it does not have; Refused if it sits at another board."""
-        info = self.call("jetson_rootfs.info", image)
-        where = info.get("board") if isinstance(info, dict) else None
-        if where and where != self.board.name:
-            raise Refused(f"image {image} is at board {where}'s nfsroot now; release {where} first")
-        return info
-
-    def power_status(self):
-        status = self.call("jetson_power.status", self.board.name)
-        return status.get("power", "unknown") if isinstance(status, dict) else str(status)
-
-    def capabilities_report(self):
-        report = self.call("jetson_power.capabilities", self.board.name)
-        return report if isinstance(report, dict) else {}
-
-    def capabilities(self):
-        return set(self.capabilities_report().get("actions") or ())
-
-    # -- steps ---------------------------------------------------------------------------------
-
-    def stop(self):
-        """Step 1: a soft reboot, by the board's own minion for the ``salt`` driver."""
-        if self.driver == "salt":
-            answered, _ = self.ops.try_call(self.board.minion, "system.reboot", timeout=10)
-            return {"stop": "system.reboot" if answered else "system.reboot: no answer (already down?)"}
+    def _many(self, fun, switches, argument, timeout=SITE_TIMEOUT, **kwargs):
+        names = [s.name for s in switches]
+        if not names:
+            return {}, {}
         try:
-            return {"stop": "jetson_power.reboot", "power": self.call("jetson_power.reboot", self.board.name)}
-        except MinionError:
-            if self.capabilities_report().get("reboot"):
-                raise
-            # A driver that cannot stop the board (wol): step 2 waits for it to go down.
-            return {"stop": f"driver {self.driver} cannot stop the board; waiting for it to go down"}
+            report = self.call(fun, argument, timeout=timeout, **kwargs)
+        except MinionError as err:
+            return {}, {name: str(err) for name in names}
+        if not isinstance(report, dict):
+            return {}, {name: f"{self.site.minion}: {fun} answered {report!r:.200}" for name in names}
+        done, failed = report.get("done") or {}, report.get("failed") or {}
+        lost = {name: f"{self.site.minion}: {fun} said nothing of {name}" for name in names
+                if name not in done and name not in failed}
+        return done, dict(failed, **lost)
 
-    def ensure_down(self):
-        """Step 2: no NFS session and no ping, escalating to a hard off where the driver can."""
-        timeout = 3 * self.board.down_timeout + 60
-        return {"down": self.call("jetson_power.ensure_down", self.board.name, timeout=timeout)}
+    # -- reading (step 0) ---------------------------------------------------------------------
 
-    def unexport(self):
-        return {"unexport": self.call("jetson_nfs.unexport", self.board.name)}
+    def journals_and_images(self):
+        """``({board: {"image", "user", ...}}, {image: board or None})``: what is at each nfsroot
+        of the site now, and where every image is (two jobs, sent together)."""
+        minion = self.site.minion
+        jobs = {fun: self.bus.publish([minion], fun) for fun in ("jetson_rootfs.state", "jetson_rootfs.list")}
+        state, listed = (self.bus.answer_of(minion, fun, self.bus.collect(job, SITE_TIMEOUT), SITE_TIMEOUT)
+                         for fun, job in jobs.items())
+        images = {item["image"]: item.get("board") if item.get("where") == "board" else None
+                  for item in listed or []}
+        return (state if isinstance(state, dict) else {}), images
 
-    def export(self):
-        return {"export": self.call("jetson_nfs.export", self.board.name)}
+    # -- the steps ----------------------------------------------------------------------------
 
-    def put(self, image, user, switch_id):
-        """Step 4: ``image`` at the board's nfsroot (the current one parked), or park if no image."""
-        if not image:
-            return {"swap": self.call("jetson_rootfs.park", self.board.name, timeout=SWAP_TIMEOUT)}
-        return {"swap": self.call("jetson_rootfs.swap", self.board.name, image, user=user,
-                                  switch_id=switch_id, timeout=SWAP_TIMEOUT)}
+    def reboot_minions(self, switches):
+        """Step 1 for driver ``salt``: ``system.reboot`` on the boards' own minions, one job."""
+        answers = self.bus.call([s.board.minion for s in switches], "system.reboot", timeout=REBOOT_TIMEOUT)
+        silent = "system.reboot: no answer (already down?)"
+        return {s.name: {"stop": "system.reboot" if s.board.minion in answers else silent}
+                for s in switches}, {}
 
-    def start(self, parked):
-        """Step 6: power on where the board is off. A board that is on got here without its
-        nfsroot (it restarted while unexported), so a driver with hard power cycles it."""
-        if self.driver == "salt":
-            return {"start": "the board restarts by itself after its soft reboot"}
-        power = self.power_status()
-        if parked:
-            if power != "off" and "off" in self.capabilities():
-                return {"start": "parked: powered off",
-                        "power": self.call("jetson_power.off", self.board.name)}
-            return {"start": "parked: left as it is"}
-        if power == "off":
-            return {"start": "powered on", "power": self.call("jetson_power.on", self.board.name)}
-        caps = self.capabilities()
-        if "cycle" in caps:
-            return {"start": "power cycled", "power": self.call("jetson_power.cycle", self.board.name)}
-        if "on" in caps:
-            return {"start": f"powered on (power was {power})", "power": self.call("jetson_power.on",
-                                                                                   self.board.name)}
-        return {"start": f"left as it is (power {power}, driver {self.driver})"}
+    def stop(self, switches):
+        return self._many("jetson_power.stop_many", switches, [s.name for s in switches])
+
+    def ensure_down(self, switches):
+        timeout = 3 * max(s.board.down_timeout for s in switches) + 60
+        return self._many("jetson_power.ensure_down_many", switches, [s.name for s in switches],
+                          timeout=timeout)
+
+    def unexport(self, switches):
+        return self._many("jetson_nfs.unexport_many", switches, [s.name for s in switches])
+
+    def swap(self, switches):
+        """Step 4: each switch's image at its board's nfsroot (its current one parked), or park."""
+        swaps = [{"board": s.name, "image": s.image, "user": s.user, "switch_id": s.switch_id}
+                 for s in switches]
+        return self._many("jetson_rootfs.swap_many", switches, swaps, timeout=SWAP_TIMEOUT)
+
+    def export(self, switches):
+        return self._many("jetson_nfs.export_many", switches, [s.name for s in switches])
+
+    def start(self, switches, parked, stagger=0):
+        return self._many("jetson_power.start_many", switches, [s.name for s in switches],
+                          parked=parked, stagger=stagger)
+
+    def markers(self, switches):
+        """``{board: marker grain}`` of the boards whose minion answered within a second."""
+        by_minion = {s.board.minion: s.name for s in switches}
+        answers = self.bus.call(list(by_minion), "grains.get", "jetson_marker", timeout=MARKER_TIMEOUT)
+        return {by_minion[minion]: value for minion, (ok, value) in answers.items() if ok}

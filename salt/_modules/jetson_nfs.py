@@ -117,6 +117,73 @@ def unexport(board, test=False):
     return _call(_backend(site).unexport, _board(inventory, site, board), bool(test)).as_dict()
 
 
+def _boards(inventory, site, boards):
+    if isinstance(boards, str):
+        boards = [boards]
+    if not isinstance(boards, list | tuple) or not boards:
+        raise SaltInvocationError("jetson_nfs: boards must be a non-empty list of board names")
+    return [_board(inventory, site, name) for name in boards]
+
+
+def export_many(boards):
+    """Export the nfsroots of several boards in one job, under one lock of the farm's file.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt site01 jetson_nfs.export_many '["jtk1", "jtk2"]'
+
+    boards
+        A list of board names of this minion's site.
+
+    Returns ``{"done": {board: <what export returns>}, "failed": {board: message}}``: one
+    board's failure does not stop the others.
+    """
+    inventory, site = _site()
+    return _call(_backend(site).export_many, _boards(inventory, site, boards))
+
+
+def unexport_many(boards):
+    """Withdraw the nfsroots of several boards in one job, under one lock of the farm's file.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt site01 jetson_nfs.unexport_many '["jtk1", "jtk2"]'
+
+    boards
+        A list of board names of this minion's site.
+
+    Returns ``{"done": {board: <what unexport returns>}, "failed": {board: message}}``.
+    """
+    inventory, site = _site()
+    return _call(_backend(site).unexport_many, _boards(inventory, site, boards))
+
+
+def end_sessions(board):
+    """End a board's TCP connections to the NFS server (``ss -K``): what a hard-off board left.
+
+    The switch runs it once the board is down (step 2). After a hard power-off the server's
+    side of the connection lingers for minutes; ending it frees the board's NFS state at once.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt site01 jetson_nfs.end_sessions jtk1
+
+    board
+        The board's name in the ``jetson`` pillar; it must belong to this minion's site.
+
+    Returns ``{"board", "ip", "ended": ["ip:port", ...]}``.
+    """
+    inventory, site = _site()
+    target = _board(inventory, site, board)
+    return {"board": target.name, "ip": target.ip, "ended": _call(nfs.end_sessions, target.ip)}
+
+
 def is_exported(board):
     """Tell whether the NFS server serves the board's nfsroot now (to any client).
 

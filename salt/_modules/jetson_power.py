@@ -7,12 +7,14 @@ CommandExecutionError naming the board, the driver and what failed.
 """
 
 import logging
+import time
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from jetson_farm import power
+from jetson_farm import batch, nfs, power
 from jetson_farm.errors import InvalidName, JetsonError, Timeout
 from jetson_farm.pillar import site_context
+from jetson_farm.power import boot
 
 log = logging.getLogger(__name__)
 
@@ -205,3 +207,118 @@ def ensure_down(board, timeout=None, off_timeout=None):
         return power.ensure_down(driver, wait_idle, timeout, off_timeout)
     except JetsonError as err:
         raise CommandExecutionError(str(err)) from err
+
+
+# -- one job for the boards of a switch (jetson_farm/switch.py) ----------------------------------
+
+
+def _each(boards, work, parallel=False):
+    """``work(driver, entry)`` for each board: ``{"done": {board: report}, "failed": {board: message}}``.
+
+    The drivers are made here, in the job's thread: the loader's dunders (``__pillar__``) are
+    not there in the worker threads of a ``parallel`` batch.
+    """
+    if isinstance(boards, str):
+        boards = [boards]
+    if not isinstance(boards, list | tuple) or not boards or not all(isinstance(b, str) for b in boards):
+        raise SaltInvocationError("boards must be a non-empty list of board names of this site")
+    errors = (JetsonError, CommandExecutionError, SaltInvocationError)
+    made = batch.each(boards, _driver, errors=errors)
+    report = batch.each(made["done"], lambda board: work(*made["done"][board]), parallel=parallel,
+                        errors=errors)
+    report["failed"].update(made["failed"])
+    return report
+
+
+def stop_many(boards):
+    """Stop several boards in one job (switch step 1): each driver's ``reboot``.
+
+    A driver that cannot stop its board (wol) says so, and step 2 waits for the board to go
+    down. Boards of driver ``salt`` are rebooted by the orchestration, not here.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt site01 jetson_power.stop_many '["jtk1", "jtk2"]'
+
+    boards
+        A list of board names of this site.
+
+    Returns ``{"done": {board: {"stop", "power"}}, "failed": {board: message}}``.
+    """
+    return _each(boards, lambda driver, entry: boot.stop(driver))
+
+
+def ensure_down_many(boards, timeout=None):
+    """Wait until several boards are down (switch step 2), then end their stale NFS sessions.
+
+    A board is down when its power driver reports it off, or when it answers no ping (probed
+    every 0.1 s). Past ``timeout`` (default each board's ``down_timeout``) its power is cut
+    where the driver can; a board that stays up fails alone, with nothing touched. Once down,
+    the board's lingering TCP connections to the NFS server are ended (as ``jetson_nfs.end_sessions``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt site01 jetson_power.ensure_down_many '["jtk1", "jtk2"]'
+
+    boards
+        A list of board names of this site.
+    timeout
+        Seconds to wait for each board before the hard off, and again after it.
+
+    Returns ``{"done": {board: {"down", "seen", "escalated", "did", "powered_off", "waited",
+    "held", "sessions_ended"}}, "failed": {board: message}}``.
+    """
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)
+                                or timeout <= 0):
+        raise SaltInvocationError(f"timeout: {timeout!r} must be a positive number of seconds")
+
+    def down(driver, entry):
+        seen = []
+
+        def wait(seconds):
+            seen.append(boot.wait_down(driver, entry.ip, seconds))
+
+        seconds = entry.down_timeout if timeout is None else timeout
+        report = power.ensure_down(driver, wait, seconds, seconds)
+        return dict(report, seen=seen[-1], sessions_ended=nfs.end_sessions(entry.ip))
+
+    return _each(boards, down, parallel=True)
+
+
+def start_many(boards, parked=False, stagger=0):
+    """Power several boards on for their boot (switch step 6), or off when they are parked.
+
+    A board that is off is powered on; one that is on (it restarted while unexported) is
+    power cycled where the driver can; a parked board is powered off where it can.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt site01 jetson_power.start_many '["jtk1", "jtk2"]'
+        salt site01 jetson_power.start_many '["jtk3"]' parked=True
+
+    boards
+        A list of board names of this site.
+    parked
+        ``True``: the boards have no image; power them off instead.
+    stagger
+        Seconds between two boards' power-on, to spread their boot over time (default 0).
+
+    Returns ``{"done": {board: {"start", "power"}}, "failed": {board: message}}``.
+    """
+    if isinstance(stagger, bool) or not isinstance(stagger, int | float) or stagger < 0:
+        raise SaltInvocationError(f"stagger: {stagger!r} must be a number of seconds >= 0")
+    first = []
+
+    def start(driver, entry):
+        if first and stagger and not parked:
+            time.sleep(stagger)
+        first.append(entry.name)
+        return boot.start(driver, bool(parked))
+
+    return _each(boards, start)

@@ -12,6 +12,7 @@ import os
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 import jetson_farm
+from jetson_farm import batch
 from jetson_farm.errors import InvalidName, JetsonError
 from jetson_farm.rootfs import RootfsSite, chroot
 from jetson_farm.rootfs import build as build_core
@@ -192,6 +193,41 @@ def park(board):
     Returns ``{"board", "parked", "changed", "not_restored", "recovered", "comment"}``.
     """
     return _call(_store().park, _required("board", board), is_exported=_is_exported)
+
+
+def swap_many(swaps):
+    """Put images at several boards' nfsroots in one job (step 4 of a switch of many boards).
+
+    Each item is a swap (``image`` set) or a park (``image`` empty); each board fails alone.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt site01 jetson_rootfs.swap_many '[{"board": "jtk1", "image": "alice/cuda-dev", \
+            "user": "alice", "switch_id": "jtk1-20261124T0900Z-1a2b"}, {"board": "jtk2", "image": ""}]'
+
+    swaps
+        A list of ``{"board", "image", "user", "switch_id"}``; ``user`` and ``switch_id`` as
+        for ``swap``.
+
+    Returns ``{"done": {board: <what swap or park returns>}, "failed": {board: message}}``.
+    """
+    if not isinstance(swaps, list) or not swaps or not all(
+            isinstance(item, dict) and isinstance(item.get("board"), str) for item in swaps):
+        raise SaltInvocationError("jetson_rootfs: swaps must be a non-empty list of mappings with a board")
+    store = _store()
+    wanted = {item["board"]: item for item in swaps}
+
+    def put(board):
+        item = wanted[board]
+        if not item.get("image"):
+            return store.park(board, is_exported=_is_exported)
+        switch_id = None if item.get("switch_id") is None else str(item["switch_id"])
+        return store.swap(board, item["image"], user=item.get("user"), switch_id=switch_id,
+                          is_exported=_is_exported)
+
+    return batch.each(wanted, put, errors=(JetsonError, CommandExecutionError))
 
 
 def reconcile():

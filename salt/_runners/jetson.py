@@ -14,13 +14,14 @@ import os
 from jetson_farm import versions as versions_core
 from jetson_farm.errors import JetsonError
 from jetson_farm.inventory import Inventory
-from jetson_farm.runner import admin, history, leases
+from jetson_farm.runner import admin, history, leases, plan
 from jetson_farm.runner import quarantine as quarantine_core
 from jetson_farm.runner import status as status_core
 from jetson_farm.runner.db import FarmDB, default_path, parse_time
+from jetson_farm.runner.farmbus import FarmBus
 from jetson_farm.runner.flash import flash_command as build_flash_command
 from jetson_farm.runner.saltops import SaltOps
-from jetson_farm.runner.steps import Switcher
+from jetson_farm.switch import Engine
 
 log = logging.getLogger(__name__)
 
@@ -128,39 +129,60 @@ def release(board=None):
     return _orchestrate("jetson.release", {"board": board})
 
 
-def step(board=None, step=None, kind="switch", image="", user="", **kwargs):  # pylint: disable=redefined-outer-name
+def run(kind=None, board=None, image=None, user=None, boards=None, stagger=0):
     """
-    Run one step of a switch or release of one board (the orchestrations call this).
+    Switch or release boards now, every board side by side in this one process (the
+    orchestrations ``jetson.switch`` and ``jetson.release`` call this; see jetson_farm/switch.py).
 
-    Steps: lease, stop, down, unexport, swap, export, start, verify, record. Each fires
-    ``jetson/switch/<board>/<step>``; a failure fires ``jetson/board/<board>/failed``.
+    Steps 0-8 run for every board; each fires ``jetson/switch/<board>/<step>`` and a failure
+    fires ``jetson/board/<board>/failed``. One board's failure does not stop the others.
 
     CLI Example:
 
     .. code-block:: bash
 
-        salt-run jetson.step board=jtk1 step=lease image=alice/cuda-dev
+        salt-run jetson.run kind=switch board=jtk1 image=alice/cuda-dev
+        salt-run jetson.run kind=switch boards='{"jtk1": "alice/cuda-dev", "jtk2": "bob/ros"}'
+        salt-run jetson.run kind=release boards='["jtk1", "jtk2"]'
 
-    board
-        The board.
-    step
-        The step name.
     kind
-        ``switch`` or ``release`` (step ``lease`` only).
+        ``switch`` or ``release``.
+    board
+        One board (with ``image`` and optionally ``user`` for a switch).
     image
-        The image ``user/name`` (step ``lease`` of a switch only).
+        The image ``user/name`` of a one-board switch.
     user
-        The booking user, default the image owner (step ``lease`` only).
+        Who the board is for; default the image's owner.
+    boards
+        Several boards: for a switch a mapping of board to image (or to ``{"image", "user"}``),
+        for a release a list of boards.
+    stagger
+        Seconds between two boards' power-on at step 6 (default 0).
+
+    Returns ``{"result", "boards": {board: {"result", "comment", "error", "switch_id", "image",
+    "user", "steps"}}}``, with ``retcode`` 1 when a board failed.
     """
-    missing = _missing(board=board, step=step)
-    if missing:
-        return missing
+    if kind not in ("switch", "release"):
+        return _failed(f"kind= must be switch or release, not {kind!r}")
+    if isinstance(stagger, bool) or not isinstance(stagger, int | float) or stagger < 0:
+        return _failed(f"stagger= must be a number of seconds >= 0, not {stagger!r}")
+    asked = {k: v for k, v in (("board", board), ("image", image), ("user", user), ("boards", boards))
+             if v is not None}
     try:
-        switcher = Switcher(_db(), lambda: _raw_pillar()[0], SaltOps(__opts__), leases.holder_token(),
-                            jid=str(globals().get("__jid__", "")))
-        return switcher.step(board, step, kind=kind, image=image or "", user=user or "")
+        requests = plan.switch_requests(asked) if kind == "switch" else plan.release_requests(asked)
     except JetsonError as err:
-        return _failed(str(err), board=board, step=step)
+        return _failed(f"bad jetson.{kind} request, nothing was changed: {err}")
+    bus = FarmBus(__opts__)
+    try:
+        engine = Engine(_db(), bus, lambda: _raw_pillar()[0], leases.holder_token(),
+                        jid=str(globals().get("__jid__", "")), stagger=stagger)
+        report = engine.run(kind, requests)
+    finally:
+        bus.close()
+    if all(item["result"] for item in report.values()):
+        return {"result": True, "boards": report}
+    __context__["retcode"] = 1
+    return {"result": False, "boards": report, "retcode": 1}
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -260,8 +282,6 @@ def _check_versions(inventory, ret):
         __context__["retcode"] = 1
         ret.update(result=False, retcode=1)
     return ret
-
-
 
 
 def flash_command(board=None):

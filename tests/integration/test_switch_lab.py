@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from jetson_farm.runner.plan import STEPS
+from jetson_farm.switch import STEPS
 from tests.lab_fixture import lab  # noqa: F401
 from tests.switch_helpers import (
     EventWatch,

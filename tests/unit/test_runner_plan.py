@@ -1,4 +1,4 @@
-"""The orchestration's request forms, its step chain, and the flash command."""
+"""The orchestration's request forms and the flash command."""
 
 import pathlib
 
@@ -8,7 +8,7 @@ import yaml
 from jetson_farm.errors import InvalidName, InventoryError
 from jetson_farm.inventory import Inventory
 from jetson_farm.runner.flash import flash_command
-from jetson_farm.runner.plan import STEPS, BadRequest, chain, release_requests, switch_requests
+from jetson_farm.runner.plan import BadRequest, release_requests, switch_requests
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "salt" / "pillar" / "jetson.sls"
 
@@ -54,17 +54,6 @@ def test_release_forms():
     assert release_requests({"boards": ["jtk2", "jtk1", "jtk2"]}) == [{"board": "jtk1"}, {"board": "jtk2"}]
     with pytest.raises(BadRequest, match="no board given"):
         release_requests({"image": "x/y"})
-
-
-def test_each_board_gets_a_parallel_chain_of_the_nine_steps():
-    high = chain(switch_requests({"boards": {"jtk1": "alice/a", "jtk2": "bob/b"}}), "switch")
-    assert len(high) == 2 * len(STEPS)
-    first = dict(kv for arg in high["jetson-jtk1-0-lease"]["salt.runner"] for kv in arg.items())
-    assert first == {"name": "jetson.step", "board": "jtk1", "step": "lease", "parallel": True,
-                     "kind": "switch", "image": "alice/a", "user": "alice"}
-    swap = dict(kv for arg in high["jetson-jtk2-4-swap"]["salt.runner"] for kv in arg.items())
-    assert swap["require"] == [{"salt": "jetson-jtk2-3-unexport"}]
-    assert swap["parallel"] is True and swap["step"] == "swap"
 
 
 def test_flash_command_of_the_example_inventory():
