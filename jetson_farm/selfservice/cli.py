@@ -97,9 +97,9 @@ def _run(service, args, caller):
         return service.clone(args.src, args.name, dry_run=args.dry_run)
     if args.command == "remove":
         return service.remove(args.name, dry_run=args.dry_run)
+    report = Progress(service.own(args.name), sys.stderr)  # the name is checked before the file
     fd = open_as(caller, args.file)
     try:
-        report = Progress(service.own(args.name), sys.stderr)
         return service.import_tarball(args.name, fd, args.file, dry_run=args.dry_run, report=report)
     finally:
         os.close(fd)
