@@ -85,20 +85,37 @@ def _validated(raw, problems):
     except ValidationError as err:
         items = problem_items(err, InventorySchema)
         problems.extend(f"{path}: {message}" if path else message for path, message in items)
+        wrong = {loc[:2] if loc and loc[0] in SECTIONS else loc[:1] for loc in
+                 (error["loc"] for error in err.errors(include_url=False))}
+    paths = {path for path, _ in items}
+    good = {}
+    for key, value in raw.items():
+        if (key,) in wrong:
+            continue
+        if key in SECTIONS:
+            value = {name: entry for name, entry in value.items() if (key, name) not in wrong}
+        good[key] = value
+    try:
+        return InventorySchema.model_validate(good), paths
+    except ValidationError:  # a key pydantic names otherwise than it is: entry by entry
+        return InventorySchema.model_validate(_right_entries(raw)), paths
+
+
+def _right_entries(raw):
+    """``raw`` with only the entries that pass the schema on their own."""
     good = {}
     for key, value in raw.items():
         parts = value.items() if key in SECTIONS and isinstance(value, dict) else [(None, value)]
         for name, entry in parts:
-            candidate = {key: {name: entry}} if name is not None else {key: entry}
             try:
-                InventorySchema.model_validate(candidate)
+                InventorySchema.model_validate({key: {name: entry}} if name is not None else {key: entry})
             except ValidationError:
                 continue
             if name is None:
                 good[key] = entry
             else:
                 good.setdefault(key, {})[name] = entry
-    return InventorySchema.model_validate(good), {path for path, _ in items}
+    return good
 
 
 def _names(section):
