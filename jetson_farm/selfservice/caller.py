@@ -36,6 +36,9 @@ class Caller:
     admin: bool = False
 
 
+ROOT = Caller("root", 0, 0, admin=True)
+
+
 def who_calls(environ=None, euid=None):
     """The :class:`Caller` of this process (see the module's docstring); NeedsRoot without root."""
     environ = os.environ if environ is None else environ
@@ -45,7 +48,7 @@ def who_calls(environ=None, euid=None):
                         "(sudo jetson-image ...)")
     sudo_uid = environ.get("SUDO_UID", "")
     if not sudo_uid or sudo_uid == "0":
-        return Caller("root", 0, 0, admin=True)
+        return ROOT
     try:
         account = pwd.getpwuid(int(sudo_uid))
     except (KeyError, ValueError):
