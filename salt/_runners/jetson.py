@@ -436,3 +436,55 @@ def image_build(site=None, recipe=None, image=None, files=None, force=False, tim
                                       timeout=int(timeout), **options)
     except (JetsonError, ValueError) as err:
         return _failed(str(err))
+
+
+IMAGE_COMMANDS = {"list": (), "usage": (), "import": ("name", "file"), "clone": ("src", "name"),
+                  "remove": ("name",)}
+
+
+def image(command=None, user=None, name=None, file=None, src=None, site=None, dry_run=False,
+          timeout=3600):
+    """
+    What a user's ``jetson-image`` does, for the user an admin names, on a site server (its
+    ``jetson_image`` module: the same names, quota and refusals; docs/admin-guide.md).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run jetson.image list user=alice
+        salt-run jetson.image import user=alice name=l4t file=/srv/upload/alice/rootfs.tbz2
+        salt-run jetson.image clone user=alice src=admin/l4t-base name=base
+        salt-run jetson.image remove user=alice name=old-test dry_run=True
+
+    command
+        ``list``, ``usage``, ``import`` (name, file), ``clone`` (src, name) or ``remove`` (name).
+    user
+        The user to act for, as in pillar ``jetson:users``.
+    name, file, src
+        The image's name; the tarball's path on the site server; the image to clone (the user's
+        own, or a shared one as ``user/name``).
+    site
+        The site, as in pillar ``jetson:sites``; may be left out when there is one.
+    dry_run
+        For import, clone and remove: check everything, change nothing.
+    timeout
+        Seconds to wait for the site server (an import or a full copy takes minutes).
+    """
+    if command not in IMAGE_COMMANDS:
+        return _failed(f"command must be one of {', '.join(IMAGE_COMMANDS)}, not {command!r}")
+    given = {"name": name, "file": file, "src": src}
+    missing = _missing(user=user, **{key: given[key] for key in IMAGE_COMMANDS[command]})
+    if missing:
+        return missing
+    options = {"dry_run": True} if dry_run and IMAGE_COMMANDS[command] else {}
+    try:
+        inventory = _inventory()
+        if site is None and len(inventory.sites) != 1:
+            return _failed(f"site= is required: this farm has the sites {', '.join(sorted(inventory.sites))}")
+        minion = inventory.site(site or next(iter(inventory.sites))).minion
+        return SaltOps(__opts__).call(minion, f"jetson_image.{command}", user,
+                                      *(given[key] for key in IMAGE_COMMANDS[command]),
+                                      timeout=int(timeout), **options)
+    except (JetsonError, ValueError) as err:
+        return _failed(str(err))
