@@ -6,7 +6,8 @@ on which dateutil walks to year 9999 without yielding once. So, before the serie
 expanded (docs/bridge-admin.md, "What a booking may repeat"):
 
 - a booking repeats at most daily: FREQ is DAILY, WEEKLY, MONTHLY or YEARLY;
-- a daily or weekly rule picks only weekdays, months and times, so every year has its days;
+- a daily or weekly rule picks only weekdays, months and times, so every year has its days
+  (and a daily one on chosen weekdays does not step whole weeks);
 - a monthly or yearly rule must happen at all. The Gregorian calendar repeats exactly every
   400 years, so the rule is tried once from its start moved by whole cycles close to year
   9999: a rule that never happens ends there after at most about ten thousand steps;
@@ -71,6 +72,10 @@ def check_rule(recur):
             if name in parts:
                 raise SeriesRefused(f"a {freq.lower()} booking may not use {name} in its RRULE "
                                     "(only days of the week, months and times)")
+    if freq == "DAILY" and "BYDAY" in parts and interval % 7 == 0:
+        # every step lands on DTSTART's weekday: any other BYDAY never comes
+        raise SeriesRefused(f"the event repeats every {interval} days on chosen weekdays; "
+                            "write it as a weekly repeat")
     return freq, interval
 
 

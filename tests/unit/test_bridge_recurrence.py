@@ -98,6 +98,8 @@ def test_a_rare_rule_is_read():
      "a weekly booking may not use BYSETPOS in its RRULE (only days of the week, months and times)"),
     ({"FREQ": "DAILY", "INTERVAL": 0},
      "the event's RRULE has an INTERVAL that is not a positive number"),
+    ({"FREQ": "DAILY", "INTERVAL": 7, "BYDAY": "MO"},  # from a Tuesday: a Monday never comes
+     "the event repeats every 7 days on chosen weekdays; write it as a weekly repeat"),
 ])
 def test_rules_no_booking_needs_are_refused(rrule, reason):
     assert refusal(rrule) == reason
