@@ -110,3 +110,10 @@ def test_clients_refuses_bad_arguments(modules, kwargs, error, message):
 def test_wait_idle_refuses_a_negative_timeout(modules):
     with pytest.raises(SaltInvocationError, match="timeout -1 must be a number >= 0"):
         modules.jetson_nfs.wait_idle("jtk2", timeout=-1)
+
+
+def test_end_sessions_ends_the_boards_connections_to_the_nfs_port(modules, nfs_session):
+    ret = modules.jetson_nfs.end_sessions("jtk1")
+    assert ret == {"board": "jtk1", "ip": "127.0.11.1", "ended": [f"127.0.11.1:{nfs_session}"]}
+    assert [s for s in modules.jetson_nfs.clients(board="jtk1") if s["via"] == "tcp"] == []
+    assert modules.jetson_nfs.end_sessions("jtk1")["ended"] == []
