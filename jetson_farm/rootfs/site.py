@@ -152,8 +152,8 @@ class RootfsSite:
     def set_bookings(self, bookings):
         return store.set_bookings(self, bookings)
 
-    def import_tar(self, user, name, source):
-        return tarball.import_tar(self, user, name, source)
+    def import_tar(self, user, name, source, before_write=None):
+        return tarball.import_tar(self, user, name, source, before_write=before_write)
 
     def clone(self, src, dst, timeout=None):
         return clone.clone(self, src, dst, timeout=timeout)

@@ -147,8 +147,12 @@ def _read_members(raw, source):
     return tar, members, root
 
 
-def import_tar(site, user, name, source):
-    """Extract the tarball ``source`` as the image ``user/name``; ``{image, path, members}``."""
+def import_tar(site, user, name, source, before_write=None):
+    """Extract the tarball ``source`` as the image ``user/name``; ``{image, path, members}``.
+
+    ``before_write(members)``, if given, sees the checked members before anything is written (a
+    quota check); what it raises ends the import with nothing written.
+    """
     image = image_ref(user, name)
     slot = site.layout.image_path(image)
     if fsutil.exists(slot) or image in site.placements():
@@ -161,6 +165,12 @@ def import_tar(site, user, name, source):
     try:
         with _open_source(source) as raw:
             tar, members, root = _read_members(raw, source)
+            if before_write is not None:
+                try:
+                    before_write(members)
+                except BaseException:
+                    tar.close()
+                    raise
             with tar, fsutil.staging_dir(site.layout.images_dir) as staging:
                 root_fd = os.open(staging, untar.DIR_FLAGS)
                 try:

@@ -18,7 +18,7 @@ from jetson_farm.selfservice.images import SelfService, human
 
 PROGRESS_MIN_BYTES = 64 * 1024**2  # smaller tarballs import in a few seconds: no progress lines
 PROGRESS_STEP = 5  # percent
-PHASE_WORDS = {"sizing": "reading sizes", "checking": "checking", "writing": "writing"}
+
 
 
 class Progress:
@@ -34,7 +34,7 @@ class Progress:
         last = self.shown.get(phase, -PROGRESS_STEP)
         if percent >= last + PROGRESS_STEP or (percent == 100 and last != 100):
             self.shown[phase] = percent
-            print(f"jetson-image: {self.image}: {PHASE_WORDS.get(phase, phase)} {percent}% "
+            print(f"jetson-image: {self.image}: {phase} {percent}% "
                   f"of {human(size)}", file=self.stream, flush=True)
 
 

@@ -21,6 +21,10 @@ class QuotaExceeded(Refused):
     """An import or clone that would take the user past their quota (nothing was written)."""
 
 
+class _Checked(Exception):
+    """Not an error: how a dry run's import stops, after the checks and the quota."""
+
+
 def human(size):
     """``size`` bytes as people read it (``1.5 GB``; GB as the quota counts them, 2**30)."""
     for unit, scale in (("GB", GIB), ("MB", 1024**2), ("kB", 1024)):
@@ -119,26 +123,36 @@ class SelfService:
     # -- writing ---------------------------------------------------------------------------
 
     def import_tarball(self, name, fd, shown, dry_run=False, report=None):
-        """Import the tarball open at ``fd`` (``shown``: its path as the user gave it) as ``name``."""
+        """Import the tarball open at ``fd`` (``shown``: its path as the user gave it) as ``name``.
+
+        The store checks every member first; then the regular members' sizes plus the user's
+        usage must fit the quota, before anything is written.
+        """
         image = self.own(name)
         self.site.layout.ensure()
+        facts = {"image": image, "source": shown, "dry_run": dry_run}
+
+        def fits(members):
+            needed = sum(member.size for member in members if member.isreg())
+            used = self.check_room(needed, f"importing {shown} ({human(needed)} of files)")
+            facts.update(bytes=needed, used_bytes=used["bytes"], quota_bytes=used["quota_bytes"],
+                         members=len(members))
+            if dry_run:
+                raise _Checked
+
+        # The store opens the tarball itself: through this fd, so root reads only the file the
+        # caller opened with their own rights.
+        source = f"/proc/self/fd/{fd}"
         with self._user_lock():
             self._check_free(image)
-            needed = progress_mod.tarball_bytes(fd, shown, report)
-            used = self.check_room(needed, f"importing {shown} ({human(needed)} of files)")
-            ret = {"image": image, "source": shown, "bytes": needed, "used_bytes": used["bytes"],
-                   "quota_bytes": used["quota_bytes"], "dry_run": dry_run}
-            if dry_run:
-                return dict(ret, comment=f"would import {shown} as {image} ({human(needed)})")
-            # The store opens the tarball itself: through this fd, so root reads only the file the
-            # caller opened with their own rights.
-            source = f"/proc/self/fd/{fd}"
             try:
-                with progress_mod.watch_reads(fd, report):
-                    done = self.site.import_tar(self.user, parse_image(image)[1], source)
+                with progress_mod.watch_reads(fd, None if dry_run else report):
+                    self.site.import_tar(self.user, parse_image(image)[1], source, before_write=fits)
+            except _Checked:
+                return dict(facts, comment=f"would import {shown} as {image} ({human(facts['bytes'])})")
             except JetsonError as err:
                 raise type(err)(str(err).replace(source, shown)) from None
-        return dict(ret, members=done["members"], comment=f"imported {shown} as {image}")
+        return dict(facts, comment=f"imported {shown} as {image}")
 
     def clone(self, src, name, dry_run=False):
         """Copy the user's own image or a shared one (``src``) to their new image ``name``."""

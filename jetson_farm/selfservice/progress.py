@@ -1,83 +1,71 @@
-"""How far an import has read its tarball: the sizes pass here, then the store's own passes.
+"""How far an import has read its tarball, for the progress lines of large files.
 
 The store's :func:`~jetson_farm.rootfs.tarball.import_tar` opens the tarball itself and says
 nothing while it reads; its progress is the read position of its file descriptor on the same
-file, which Linux shows in ``/proc/self/fdinfo``. It reads the file twice (the checks, then the
-extraction), so a position that jumps back starts the next pass.
+file, which Linux shows in ``/proc/self/fdinfo``. It reads the file twice (the checks of every
+member, then the extraction), so a position that jumps back starts the second pass.
 """
 
 import contextlib
 import os
-import tarfile
 import threading
 
-from jetson_farm.errors import JetsonError
-from jetson_farm.rootfs import untar
-
-POLL_SECONDS = 1.0
+POLL_SECONDS = 0.25
 PHASES = ("checking", "writing")
 
 
-def tarball_bytes(fd, shown, report=None):
-    """The sum of the regular members' sizes of the tarball open at ``fd`` (read from the start,
-    through any compression): what the image will hold, known before a byte is written."""
-    size = os.fstat(fd).st_size
-    os.lseek(fd, 0, os.SEEK_SET)
-    total = 0
-    try:
-        with open(fd, "rb", closefd=False) as handle, tarfile.open(fileobj=handle, mode="r:*") as tar:
-            for member in tar:
-                if member.isreg():
-                    total += member.size
-                if report:
-                    report("sizing", os.lseek(fd, 0, os.SEEK_CUR), size)
-    except untar.READ_ERRORS as err:
-        raise JetsonError(f"{shown} is not a readable tarball: {untar.reason(err)}; nothing was "
-                          "imported") from None
-    if report:
-        report("sizing", size, size)
-    return total
+class Passes:
+    """The phase of a reader that reads the file once per phase, from its read positions."""
+
+    def __init__(self):
+        self.index, self.last = 0, 0
+
+    def update(self, position):
+        if position < self.last // 2 and self.index + 1 < len(PHASES):
+            self.index += 1
+        self.last = position
+        return PHASES[self.index]
 
 
-def _position_of_other_reader(fd, identity):
-    """The largest read position of another fd of this process open on the same file, or None."""
+def position_of_other_reader(fd):
+    """The largest read position of another fd of this process open on the file of ``fd``, or
+    None when there is none."""
+    st = os.fstat(fd)
     best = None
     for name in os.listdir("/proc/self/fd"):
         if name == str(fd):
             continue
         try:
-            st = os.stat(f"/proc/self/fd/{name}")
-            if (st.st_dev, st.st_ino) != identity:
+            other = os.stat(f"/proc/self/fd/{name}")
+            if (other.st_dev, other.st_ino) != (st.st_dev, st.st_ino):
                 continue
             with open(f"/proc/self/fdinfo/{name}", encoding="ascii") as info:
-                pos = int(info.readline().split()[1])
+                position = int(info.readline().split()[1])  # "pos:\t<bytes>"
         except (OSError, ValueError, IndexError):
-            continue
-        best = pos if best is None else max(best, pos)
+            continue  # closed meanwhile, or not ours to read
+        best = position if best is None else max(best, position)
     return best
 
 
 @contextlib.contextmanager
 def watch_reads(fd, report):
-    """While the block runs, ``report(phase, position, size)`` about every second for the other
-    reader of the file open at ``fd``."""
+    """While the block runs, ``report(phase, position, size)`` a few times a second for the other
+    reader of the file open at ``fd``; ``checking`` at 0 first, ``writing`` at 100% when it ends
+    well."""
     if report is None:
         yield
         return
-    st = os.fstat(fd)
+    size = os.fstat(fd).st_size
     done = threading.Event()
+    passes = Passes()
 
     def watch():
-        phase, last = 0, 0
         while not done.wait(POLL_SECONDS):
-            pos = _position_of_other_reader(fd, (st.st_dev, st.st_ino))
-            if pos is None:
-                continue
-            if pos < last // 2 and phase + 1 < len(PHASES):
-                phase += 1
-            last = pos
-            report(PHASES[phase], pos, st.st_size)
+            position = position_of_other_reader(fd)
+            if position is not None:
+                report(passes.update(position), position, size)
 
+    report(PHASES[0], 0, size)
     thread = threading.Thread(target=watch, name="jetson-image-progress", daemon=True)
     thread.start()
     try:
@@ -85,3 +73,4 @@ def watch_reads(fd, report):
     finally:
         done.set()
         thread.join()
+    report(PHASES[-1], size, size)

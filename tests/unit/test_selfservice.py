@@ -12,7 +12,7 @@ from jetson_farm.errors import InvalidName, JetsonError, NotAllowed, NotFound, R
 from jetson_farm.selfservice import caller as caller_mod
 from jetson_farm.selfservice.cli import Progress
 from jetson_farm.selfservice.images import QuotaExceeded, SelfService, human
-from jetson_farm.selfservice.progress import tarball_bytes
+from jetson_farm.selfservice.progress import Passes, position_of_other_reader
 from tests.unit.test_rootfs_helpers import add_image, make_site
 from tests.unit.test_rootfs_tarball import make_tar, member, sample_members
 
@@ -83,11 +83,22 @@ def test_the_quota_is_checked_before_anything_is_written(site, farm_dir):
     source = make_tar(farm_dir / "ok.tar", sample_members())
     fd = os.open(source, os.O_RDONLY)
     try:
-        assert tarball_bytes(fd, source) == 26 + 5 + 2  # the regular members' sizes, not the archive's
+        checked = SelfService(site, "alice").import_tarball("ok", fd, source, dry_run=True)
+        assert checked["bytes"] == 26 + 5 + 2  # the regular members' sizes, not the archive's
+        assert checked["members"] == 12 and checked["comment"] == f"would import {source} as alice/ok (33 B)"
+        assert not os.path.exists(site.layout.image_path("alice/ok"))
         with pytest.raises(JetsonError, match="image alice/dev already exists"):
             SelfService(site, "alice").import_tarball("dev", fd, source)
     finally:
         os.close(fd)
+    big = make_tar(farm_dir / "big.tar", [member("big.bin", data=b"x" * 120_000)])
+    fd = os.open(big, os.O_RDONLY)
+    try:
+        with pytest.raises(QuotaExceeded, match=r"over quota: importing .*big.tar \(117.2 kB of files\)"):
+            SelfService(site, "bob").import_tarball("big", fd, big)
+    finally:
+        os.close(fd)
+    assert sorted(os.listdir(site.layout.images_dir)) == ["admin", "alice", "bob"]  # no staging
     with pytest.raises(NotFound, match="is not a regular file"):
         caller_mod.open_as(caller_mod.ROOT, str(farm_dir))
 
@@ -102,6 +113,22 @@ def test_a_file_that_is_no_tarball_says_so(site, farm_dir):
     finally:
         os.close(fd)
     assert not [n for n in os.listdir(site.layout.images_dir) if n.startswith(".")]
+
+
+def test_the_store_s_reads_are_followed_pass_by_pass(farm_dir):
+    path = farm_dir / "data.bin"
+    path.write_bytes(b"x" * 10_000)
+    mine, theirs = os.open(path, os.O_RDONLY), os.open(path, os.O_RDONLY)
+    try:
+        assert position_of_other_reader(mine) == 0
+        os.lseek(theirs, 7_000, os.SEEK_SET)
+        assert position_of_other_reader(mine) == 7_000
+    finally:
+        os.close(mine)
+        os.close(theirs)
+    passes = Passes()
+    assert [passes.update(p) for p in (0, 5_000, 10_000, 512, 8_000, 100)] == \
+        ["checking", "checking", "checking", "writing", "writing", "writing"]
 
 
 def test_progress_lines_every_few_percent_of_large_files_only():
