@@ -11,6 +11,8 @@ expanded (docs/bridge-admin.md, "What a booking may repeat"):
 - a monthly or yearly rule must happen at all. The Gregorian calendar repeats exactly every
   400 years, so the rule is tried once from its start moved by whole cycles close to year
   9999: a rule that never happens ends there after at most about ten thousand steps;
+- the rule may not start more than ``budget`` periods (days for DAILY...) before the window,
+  as dateutil steps through each of them whether it matches or not;
 - then the starts are counted lazily from DTSTART: at most ``budget + 1`` are ever drawn
   from dateutil, and counting stops at ``cap + 1`` starts that meet the window.
 """
@@ -131,6 +133,14 @@ def count_starts(rule, lo, hi, cap, budget):
     return Count(generated, in_window)
 
 
+def _periods(freq, dtstart, until):
+    """How many FREQ periods lie between ``dtstart`` and ``until`` (0 if it is before)."""
+    days = (until - dtstart).days
+    months = (until.year - dtstart.year) * 12 + until.month - dtstart.month
+    periods = {"DAILY": days, "WEEKLY": days // 7, "MONTHLY": months, "YEARLY": months // 12}
+    return max(0, periods[freq])
+
+
 class Draws:
     """How many more starts may be drawn from dateutil for one calendar object."""
 
@@ -143,6 +153,7 @@ def bound_series(component, lo, hi, zone, cap, draws):
     ``draws`` has left to reach ``hi``, or give more than ``cap`` starts in [lo, hi).
     Returns how many starts meet the window."""
     dtstart = as_datetime(component.decoded("DTSTART"))
+    began = dtstart.date().isoformat()
     if dtstart.tzinfo is None:
         lo, hi = (t.astimezone(zone).replace(tzinfo=None) for t in (lo, hi))
     else:
@@ -152,6 +163,11 @@ def bound_series(component, lo, hi, zone, cap, draws):
     in_window = 0
     for recur in rules:
         freq, interval = check_rule(recur)
+        steps = _periods(freq, dtstart, hi) // interval
+        if steps > draws.limit:  # dateutil steps through every period, matching or not
+            raise SeriesRefused(f"the event starts on {began}, {steps} {freq.lower()} "
+                                f"steps before this window (more than the {draws.limit} allowed); "
+                                "move its start closer")
         text = recur.to_ical().decode()
         if freq in PERIODS_PER_CYCLE and not ever_happens(text, freq, interval, dtstart):
             raise SeriesRefused(f"the event's RRULE ({text[:80]}) never happens")
@@ -160,7 +176,7 @@ def bound_series(component, lo, hi, zone, cap, draws):
         in_window += count.in_window
         if draws.left < 0:
             raise SeriesRefused(f"the event repeats more than {draws.limit} times between its "
-                                f"start ({dtstart:%Y-%m-%d}) and this window; a booking may not "
+                                f"start ({began}) and this window; a booking may not "
                                 "repeat that often")
         if in_window > cap:
             raise SeriesRefused(f"the event repeats more than {cap} times around this window; "

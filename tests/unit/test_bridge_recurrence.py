@@ -59,9 +59,23 @@ def test_counting_from_a_start_long_ago_stops_at_the_budget():
     assert (count.generated, count.in_window) == (20001, 0)
 
 
-def test_a_daily_rule_with_a_huge_count_from_1900_is_refused():
+def test_a_daily_rule_with_a_huge_count_from_1900_is_refused_before_a_step():
     reason = refusal({"FREQ": "DAILY", "COUNT": 10**9}, start=datetime(1900, 1, 1, 9, tzinfo=PARIS))
-    assert reason == ("the event repeats more than 20000 times between its start (1900-01-01) and "
+    assert reason == ("the event starts on 1900-01-01, 46356 daily steps before this window (more "
+                      "than the 20000 allowed); move its start closer")
+
+
+def test_a_rule_matching_rarely_since_long_ago_is_refused_before_a_step():
+    """dateutil steps through every day since year 1 to find the Mondays of February."""
+    reason = refusal({"FREQ": "DAILY", "BYMONTH": 2, "BYDAY": "MO"},
+                     start=datetime(1, 2, 5, 9, tzinfo=PARIS))
+    assert reason.startswith("the event starts on 0001-02-05, 739") and reason.endswith(
+        " daily steps before this window (more than the 20000 allowed); move its start closer")
+
+
+def test_a_dense_rule_since_this_year_is_refused_once_its_draws_are_spent():
+    reason = refusal({"FREQ": "DAILY", **EVERY_SECOND}, start=datetime(2026, 1, 1, tzinfo=PARIS))
+    assert reason == ("the event repeats more than 20000 times between its start (2026-01-01) and "
                       "this window; a booking may not repeat that often")
 
 
