@@ -52,3 +52,14 @@ def test_the_documented_bridge_example_follows_the_schema():
     text = (DOCS / "bridge-admin.md").read_text(encoding="utf-8")
     example = re.search(r"```yaml\n(caldav:.*?)```", text, re.S).group(1)
     BridgeSchema.model_validate(yaml.safe_load(example))
+
+
+def test_the_documented_driver_example_declares_its_settings_the_same_way():
+    text = (DOCS / "power-drivers.md").read_text(encoding="utf-8")
+    namespace = {}
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    exec(compile(code, "power-drivers.md", "exec"), namespace)
+    settings = namespace["Settings"]
+    assert settings.model_validate({"driver": "acme", "host": "relay1"}).relay == 1
+    with pytest.raises(ValueError, match="host"):
+        settings.model_validate({"driver": "acme", "hots": "relay1"})
