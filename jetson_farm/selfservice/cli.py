@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import shutil
 import sys
 
@@ -134,10 +135,23 @@ def _through_sudo(argv):
     os.execvp("sudo", ["sudo", "-n", "--", program, *argv])  # noqa: S606 (an argument list, no shell)
 
 
+def command_line(argv, environ):
+    """The arguments: those given, or, run by sshd's ``ForceCommand`` with none, the words of the
+    command the user asked ssh for (``ssh alice@site jetson-image list``), never through a shell."""
+    if argv or "SSH_ORIGINAL_COMMAND" not in environ:
+        return list(argv)
+    try:
+        words = shlex.split(environ["SSH_ORIGINAL_COMMAND"])
+    except ValueError as err:
+        raise SystemExit(f"jetson-image: cannot read the command {environ['SSH_ORIGINAL_COMMAND']!r}: "
+                         f"{err}") from None
+    return words[1:] if words and os.path.basename(words[0]) == "jetson-image" else words
+
+
 def main(argv=None, default_config=DEFAULT_CONFIG):
     """The command. ``default_config``: the site config users get (a site that keeps it elsewhere
     points its sudo rule at a root-owned script calling ``main(default_config=...)``)."""
-    argv = sys.argv[1:] if argv is None else argv
+    argv = command_line(sys.argv[1:] if argv is None else argv, os.environ)
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="jetson-image: %(message)s")
     try:

@@ -10,7 +10,7 @@ import yaml
 
 from jetson_farm.errors import InvalidName, JetsonError, NotAllowed, NotFound, Refused
 from jetson_farm.selfservice import caller as caller_mod
-from jetson_farm.selfservice.cli import Progress
+from jetson_farm.selfservice.cli import Progress, command_line
 from jetson_farm.selfservice.images import QuotaExceeded, SelfService, human
 from jetson_farm.selfservice.progress import Passes, position_of_other_reader
 from tests.unit.test_rootfs_helpers import add_image, make_site
@@ -154,3 +154,14 @@ def test_a_tarball_of_hostile_members_is_sized_then_refused_by_the_store(site, f
     finally:
         os.close(fd)
     assert sorted(os.listdir(site.layout.images_dir)) == ["admin", "alice", "bob"]
+
+
+def test_run_as_ssh_s_forced_command_it_takes_the_words_the_user_asked_for():
+    assert command_line(["list"], {"SSH_ORIGINAL_COMMAND": "remove x"}) == ["list"]
+    assert command_line([], {"SSH_ORIGINAL_COMMAND": "jetson-image import l4t 'my rootfs.tbz2'"}) == \
+        ["import", "l4t", "my rootfs.tbz2"]
+    assert command_line([], {"SSH_ORIGINAL_COMMAND": "/usr/local/bin/jetson-image list; rm -rf /"}) == \
+        ["list;", "rm", "-rf", "/"]  # words for argparse, which refuses them: no shell ever sees them
+    assert command_line([], {}) == []
+    with pytest.raises(SystemExit, match="cannot read the command"):
+        command_line([], {"SSH_ORIGINAL_COMMAND": "list 'open"})
