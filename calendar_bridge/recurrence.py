@@ -11,8 +11,8 @@ expanded (docs/bridge-admin.md, "What a booking may repeat"):
 - a monthly or yearly rule must happen at all. The Gregorian calendar repeats exactly every
   400 years, so the rule is tried once from its start moved by whole cycles close to year
   9999: a rule that never happens ends there after at most about ten thousand steps;
-- the rule may not start more than ``budget`` periods (days for DAILY...) before the window,
-  as dateutil steps through each of them whether it matches or not;
+- the rule may not start more than 50 years before the window, as dateutil steps through
+  each of its periods (days, weeks...) since DTSTART whether it matches or not;
 - then the starts are counted lazily from DTSTART: at most ``budget + 1`` are ever drawn
   from dateutil, and counting stops at ``cap + 1`` starts that meet the window.
 """
@@ -31,6 +31,7 @@ CYCLE_YEARS = 400
 PERIODS_PER_CYCLE = {"MONTHLY": 4800, "YEARLY": 400}
 LAST_PROBE_YEAR = 9999 - CYCLE_YEARS
 SPAN_OVERRIDES = ("UNTIL", "COUNT")
+MAX_AGE_YEARS = 50  # a daily series that old is ~18,000 dateutil steps before the window
 
 
 class SeriesRefused(Exception):
@@ -133,14 +134,6 @@ def count_starts(rule, lo, hi, cap, budget):
     return Count(generated, in_window)
 
 
-def _periods(freq, dtstart, until):
-    """How many FREQ periods lie between ``dtstart`` and ``until`` (0 if it is before)."""
-    days = (until - dtstart).days
-    months = (until.year - dtstart.year) * 12 + until.month - dtstart.month
-    periods = {"DAILY": days, "WEEKLY": days // 7, "MONTHLY": months, "YEARLY": months // 12}
-    return max(0, periods[freq])
-
-
 class Draws:
     """How many more starts may be drawn from dateutil for one calendar object."""
 
@@ -163,11 +156,9 @@ def bound_series(component, lo, hi, zone, cap, draws):
     in_window = 0
     for recur in rules:
         freq, interval = check_rule(recur)
-        steps = _periods(freq, dtstart, hi) // interval
-        if steps > draws.limit:  # dateutil steps through every period, matching or not
-            raise SeriesRefused(f"the event starts on {began}, {steps} {freq.lower()} "
-                                f"steps before this window (more than the {draws.limit} allowed); "
-                                "move its start closer")
+        if hi.year - dtstart.year > MAX_AGE_YEARS:  # dateutil steps through every period
+            raise SeriesRefused(f"the event starts on {began}, more than {MAX_AGE_YEARS} years "
+                                "before this window; move its start closer")
         text = recur.to_ical().decode()
         if freq in PERIODS_PER_CYCLE and not ever_happens(text, freq, interval, dtstart):
             raise SeriesRefused(f"the event's RRULE ({text[:80]}) never happens")
