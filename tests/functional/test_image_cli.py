@@ -47,10 +47,12 @@ def account():
     script.write_text(f"#!{sys.executable}\nimport sys\nfrom jetson_farm.selfservice.cli import main\n"
                       f"sys.exit(main(default_config={str(folder / 'site.yaml')!r}))\n")
     os.chmod(script, 0o755)
-    proc = _run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name])
+    # A shell, so sshd can run its ForceCommand (test_image_ssh.py); '*': no password, not locked.
+    proc = _run(["useradd", "--system", "--no-create-home", "--shell", "/bin/sh", "--password", "*", name])
     assert proc.returncode == 0, proc.stderr
     rule = folder / "sudoers"
-    rule.write_text(f"{name} ALL=(root) NOPASSWD: {script}\n")
+    rule.write_text(f"{name} ALL=(root) NOPASSWD: {script}\n"
+                    f'Defaults!{script} env_keep += "SSH_ORIGINAL_COMMAND"\n')
     sudoers = f"/etc/sudoers.d/jetson-image-test-{name}"
     try:
         assert _run(["visudo", "-cf", str(rule)]).returncode == 0

@@ -1,0 +1,94 @@
+"""``ssh alice@site jetson-image ...``: a real sshd whose ``ForceCommand`` is the sudo rule, so the
+account runs jetson-image and nothing else (the setup of docs/admin-guide.md, "Self-service
+images"). The account and the site come from test_image_cli.py."""
+
+import os
+import shutil
+import socket
+import subprocess
+
+import pytest
+
+from tests.functional.test_image_cli import _run, account, farm  # noqa: F401 (fixtures)
+from tests.unit.test_rootfs_tarball import sample_members
+
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.skipif(os.geteuid() != 0 or not all(shutil.which(c) for c in ("sshd", "ssh", "ssh-keygen",
+                                                                              "sudo", "useradd")),
+                       reason="needs root, OpenSSH's sshd and client, sudo and useradd"),
+]
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def sshd(account):  # noqa: F811
+    """``ssh(*words)``: the account's ssh to a private sshd (key only, ForceCommand sudo -n ...)."""
+    name, folder = account
+    keys = folder / "ssh"
+    keys.mkdir()
+    for key in ("host", "user"):
+        assert _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / key)]).returncode == 0
+    (keys / name).write_text((keys / "user.pub").read_text())
+    port = _free_port()
+    config = keys / "sshd_config"
+    config.write_text(f"""Port {port}
+ListenAddress 127.0.0.1
+HostKey {keys / 'host'}
+PidFile {keys / 'sshd.pid'}
+AuthorizedKeysFile {keys}/%u
+AllowUsers {name}
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+ForceCommand sudo -n {folder / 'jetson-image'}
+""")
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation folder
+    log = keys / "sshd.log"
+    daemon = subprocess.Popen(["/usr/sbin/sshd", "-D", "-f", str(config), "-E", str(log)])
+
+    def ssh(*words):
+        return _run(["ssh", "-i", str(keys / "user"), "-p", str(port), "-o", "BatchMode=yes",
+                     "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                     "-o", "LogLevel=ERROR", f"{name}@127.0.0.1", *words])
+
+    try:
+        for _ in range(50):
+            if ssh("--help").returncode == 0:
+                break
+            if daemon.poll() is not None:
+                pytest.fail(f"sshd exited: {log.read_text()}")
+            subprocess.run(["sleep", "0.1"], check=False)
+        yield ssh
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=30)
+
+
+def test_over_ssh_the_account_runs_jetson_image_for_itself_only(sshd, farm):  # noqa: F811
+    source = farm.tarball("rootfs.tar", sample_members())
+    proc = sshd("jetson-image", "import", "l4t", source)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"imported {source} as {farm.user}/l4t"
+    proc = sshd("jetson-image list")
+    assert proc.returncode == 0 and f"{farm.user}/l4t" in proc.stdout and "admin/l4t-base" in proc.stdout
+    proc = sshd("jetson-image", "remove", "bob/private")
+    assert proc.returncode == 1 and "image bob/private is bob's" in proc.stderr
+    assert os.path.isdir(farm.site.layout.image_path("bob/private"))
+
+
+def test_over_ssh_no_other_command_runs(sshd, farm, tmp_path):  # noqa: F811
+    target = tmp_path / "pwned"
+    for words in (["touch", str(target)], [f"jetson-image list; touch {target}"],
+                  [f"jetson-image --user bob list && touch {target}"]):
+        proc = sshd(*words)
+        assert proc.returncode in (1, 2), (words, proc)
+        assert "usage: jetson-image" in proc.stderr or "\njetson-image: " in proc.stderr, proc.stderr
+    assert not target.exists()
