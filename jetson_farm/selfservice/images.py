@@ -100,7 +100,10 @@ class SelfService:
         return {"user": self.user, **used, "free_bytes": free}
 
     def check_room(self, needed, what):
-        """Refused unless ``needed`` more bytes fit in the user's quota; the usage."""
+        """Refused unless ``needed`` more bytes fit in the user's quota; the usage (``bytes`` None
+        without a quota: then the walk over every file of the user's images is spared)."""
+        if not self.site.inventory.users[self.user].quota_gb:
+            return {"bytes": None, "quota_bytes": 0}
         used = self.usage()
         if used["quota_bytes"] and used["bytes"] + needed > used["quota_bytes"]:
             raise QuotaExceeded(

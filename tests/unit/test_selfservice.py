@@ -79,6 +79,8 @@ def test_the_quota_is_checked_before_anything_is_written(site, farm_dir):
     with pytest.raises(QuotaExceeded, match=r"over quota: cloning admin/l4t-base \(.*\) needs"):
         bob.clone("admin/l4t-base", "copy")
     assert not os.path.exists(site.layout.image_path("bob/copy"))
+    unbounded = SelfService(site, "admin").clone("alice/dev", "dev", dry_run=True)  # admin: no quota
+    assert unbounded["used_bytes"] is None and unbounded["quota_bytes"] == 0 and unbounded["bytes"] > 0
     assert issubclass(QuotaExceeded, Refused)
     source = make_tar(farm_dir / "ok.tar", sample_members())
     fd = os.open(source, os.O_RDONLY)
