@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from switch import BIN, STEPS, Bench, run  # noqa: E402
 
-from jetson_lab import client  # noqa: E402
+from jetson_lab import client, vm_board  # noqa: E402
 
 MILESTONES = ("root_mounted", "multi_user", "minion_ready")
 
@@ -50,32 +50,49 @@ class VmBench(Bench):
 
     def vm_switch(self, boards):
         """One switch run of ``boards``: wall, {step: [seconds]}, {board: boot facts}."""
-        offset = time.time() - time.monotonic()
         pillar = {"boards": {board: f"alice/bench-{board}" for board in boards}}
+        boots_before = {b: client.power(str(self.config.socket_path), b, "status")["boots"] for b in boards}
         mark = len(self.events)
         start = time.monotonic()
         code, _, out = self.salt_run("state.orch", "jetson.switch", f"pillar={json.dumps(pillar)}")
         wall = time.monotonic() - start
         if code != 0:
-            raise SystemExit(f"switch of {', '.join(boards)} failed: {out[-4000:]}")
+            # Still worth its figures: on a busy machine a TCG board may outlast boot_timeout.
+            print(f"the switch of {', '.join(boards)} FAILED (its figures follow): {out[-1500:]}", flush=True)
         steps = {step: [] for step in STEPS}
-        started_events = {}
+        exported, started_events = {}, {}
         for when, tag, data in self.events[mark:]:
             parts = tag.split("/")
             if len(parts) == 4 and parts[:2] == ["jetson", "switch"] and parts[3] in steps:
                 steps[parts[3]].append(data.get("seconds", 0.0))
+                if parts[3] == "export":
+                    exported.setdefault(parts[2], when)  # the power-on follows at once (step 6)
             if len(parts) == 4 and parts[:2] == ["salt", "minion"] and parts[3] == "start":
                 started_events.setdefault(parts[2], when)
         boots = {}
         for board in boards:
-            status = client.power(str(self.config.socket_path), board, "status")
-            power_on = status["since"] - offset  # the QEMU of this boot started then (monotonic)
-            facts = dict(status.get("milestones") or {})
-            if board in started_events:
-                facts["start_event"] = started_events[board] - power_on
-            facts["power_on_after"] = power_on - start
+            # The boot this switch started (a rollback's would come after it).
+            log = self.config.run_dir(board) / "console" / f"boot-{boots_before[board] + 1}.log"
+            facts = console_milestones(log)
+            if board in started_events and board in exported:
+                facts["start_event"] = started_events[board] - exported[board]
             boots[board] = facts
         return wall, steps, boots
+
+
+def console_milestones(path):
+    """``{milestone: seconds after power-on}`` from one boot's console log (jetson_lab.vm_board)."""
+    found = {}
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        stamp, _, text = line.partition("] ")
+        for name, pattern in vm_board.MILESTONES:
+            if name not in found and pattern.search(text):
+                found[name] = float(stamp.lstrip("[+ "))
+    return found
 
 
 def _report(rows):
@@ -94,11 +111,15 @@ def _report(rows):
     print("\nwhole switch")
     shares = []
     for wall, _, boots in rows:
-        boot = max(f.get("start_event", 0.0) for f in boots.values())
+        if not all("start_event" in f for f in boots.values()):
+            print(f"  wall {wall:7.2f} s; a board's minion start event never came: no share to tell")
+            continue
+        boot = max(f["start_event"] for f in boots.values())
         shares.append((wall - boot) / wall)
         print(f"  wall {wall:7.2f} s, board boot {boot:7.2f} s, farm {wall - boot:6.2f} s = "
               f"{100 * (wall - boot) / wall:5.1f} % (target <= 5 %)")
-    print(f"  farm's share, mean over rounds: {100 * statistics.mean(shares):.1f} %")
+    if shares:
+        print(f"  farm's share, mean over rounds: {100 * statistics.mean(shares):.1f} %")
 
 
 def main(argv=None):
