@@ -12,6 +12,7 @@ APT_PACKAGES=(
     iproute2 iputils-ping   # network namespaces and veth for the lab boards
     openipmi ipmitool       # ipmi_sim, a simulated BMC, and the ipmi power driver's client
     openssh-client openssh-server   # the ssh power driver and its virtual board's sshd
+    sudo                    # jetson-image: users run it through one sudo rule (tests use a real one)
     debootstrap             # jetson_rootfs.build: NFS-root images from scratch
     qemu-system-x86         # the lab's VM boards, which boot those images over NFS (tests/e2e)
 )
