@@ -43,8 +43,10 @@ fi
 stamp=.venv/.jetson-farm-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
     echo "setup: installing Python packages into .venv"
-    .venv/bin/pip install -q --upgrade pip
-    .venv/bin/pip install -q -c constraints.txt -e '.[test]'
+    # -qq: errors only. At -q pip still prints setuptools' notice on every editable install and
+    # one line per find-links folder of the machine's pip config that does not exist.
+    .venv/bin/pip install -qq --upgrade pip
+    .venv/bin/pip install -qq -c constraints.txt -e '.[test]'
     touch "$stamp"
 fi
 echo "setup: done"
