@@ -221,7 +221,8 @@ def enroll_boards(config):
 
 def place_default_images(config):
     """Swap each board's default image onto its empty nfsroot and export it; the gaps, if any."""
-    _, data, _ = salt(config, [SITE_MINION, "sys.list_functions", "jetson_rootfs", "jetson_nfs"])
+    # -t 30: on a busy machine the site minion may take more than the CLI's default 5 s.
+    _, data, _ = salt(config, ["-t", "30", SITE_MINION, "sys.list_functions", "jetson_rootfs", "jetson_nfs"])
     functions = set((data or {}).get(SITE_MINION) or [])
     missing = [f for f in ("jetson_rootfs.swap", "jetson_nfs.export", "jetson_nfs.unexport")
                if f not in functions]

@@ -70,6 +70,10 @@ log_level_logfile: info
 # Jobs as threads of the running minion: a forked job re-authenticates with the master on its
 # own, which takes seconds on a slow board (or a TCG one).
 multiprocessing: false
+# The minion's cache (a file per job) and log in RAM: on an NFS root every write is a round
+# trip to the site server.
+cachedir: /run/salt-minion/cache
+log_file: /run/salt-minion/minion.log
 """
 MASKED = ("apt-daily.timer", "apt-daily-upgrade.timer", "systemd-networkd.service",
           "systemd-networkd-wait-online.service", "e2scrub_all.timer", "fstrim.timer")
