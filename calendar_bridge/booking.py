@@ -1,6 +1,6 @@
 """From an occurrence to a booking (user, board, image), checked against the inventory.
 
-DESIGN.md section 6: SUMMARY ``<board> <image> [free text]``; or LOCATION ``<board>`` and
+docs/architecture.md, "Bookings": SUMMARY ``<board> <image> [free text]``; or LOCATION ``<board>`` and
 SUMMARY ``<image>``; or ``board:``/``image:`` lines in DESCRIPTION (these win). The user is the
 calendar's owner, or under ``trust: summary`` the one the event names (``user: alice`` in
 DESCRIPTION or a ``alice:`` prefix in SUMMARY). Every name goes through jetson_farm.names and
