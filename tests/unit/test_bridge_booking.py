@@ -1,4 +1,4 @@
-"""Parsing bookings (DESIGN.md section 6) and refusing hostile ones, each with its reason."""
+"""Parsing bookings (docs/architecture.md, "Bookings") and refusing hostile ones, each with its reason."""
 
 from datetime import UTC, datetime, timedelta
 
