@@ -1,4 +1,4 @@
-"""Where things live on a site server (DESIGN.md section 4).
+"""Where things live on a site server (docs/architecture.md, "The site server").
 
 ::
 
