@@ -1,4 +1,4 @@
-"""The one rule for every name that reaches a path or a command (DESIGN.md section 3)."""
+"""The one rule for every name that reaches a path or a command (docs/architecture.md, "The inventory")."""
 
 import re
 
