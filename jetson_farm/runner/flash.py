@@ -1,4 +1,4 @@
-"""The L4T flash command that points a board at its NFS root (DESIGN.md section 3)."""
+"""The L4T flash command that points a board at its NFS root (docs/architecture.md, "The inventory")."""
 
 import re
 
