@@ -1,5 +1,5 @@
 # Give the inventory to the master's runners and the site servers only: boards are untrusted
-# minions (DESIGN.md rule 6) and get no pillar from here.
+# minions (docs/architecture.md, "Rules no part may break", rule 6) and get no pillar from here.
 base:
   'site*':
     - jetson
