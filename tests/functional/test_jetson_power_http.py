@@ -23,7 +23,7 @@ def pillar(farm_dir, pdu):
     pillar["boards"]["jtk2"]["power"] = {
         "driver": "http", "on": pdu.url(2, "on"), "off": pdu.url(2, "off"), "method": "POST",
         "cycle_delay": 0.1}
-    # The DESIGN.md example: a PDU with a cycle URL only.
+    # As in docs/architecture.md, "The inventory": a PDU with a cycle URL only.
     pillar["boards"]["jtk3"]["power"] = {"driver": "http", "cycle": pdu.url(3, "cycle")}
     return pillar
 
