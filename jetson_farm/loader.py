@@ -12,7 +12,14 @@ version is not the installed core's (:mod:`jetson_farm.versions`).
 
 import os
 
+from jetson_farm.salt_noise import hide_salt_leak_warnings
+
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+# Salt imports this module in every process that loads our extension (salt-run, an in-process
+# RunnerClient such as the bridge's, the master, the minions): the one place to hide the
+# finalizer warnings about Salt's own objects (jetson_farm/salt_noise.py).
+hide_salt_leak_warnings()
 
 
 def salt_tree():
