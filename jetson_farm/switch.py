@@ -126,14 +126,22 @@ def wait_up(site, bus, batch, on_up):
         started = bus.started_at(s.board.minion)
         return now - asked[s.name] >= POLL or (started is not None and started > asked[s.name])
 
+    def is_up(name, marker):
+        wanted = pending[name].switch_id if name in pending else None
+        return isinstance(marker, dict) and wanted is not None and marker.get("switch_id") == wanted
+
+    asks = []  # the marker questions still open: a busy minion may answer late
     while pending:
         now = time.monotonic()
         asking = [s for s in pending.values() if due(s, now)]
         for s in asking:
             asked[s.name] = now
-        for name, marker in site.markers(asking).items():
-            if isinstance(marker, dict) and marker.get("switch_id") == pending[name].switch_id:
-                on_up(pending.pop(name), round(time.monotonic() - began, 3))
+        if asking:
+            asks.append(site.ask_markers(asking))
+        for ask in asks:
+            for name, marker in site.markers(ask).items():
+                if is_up(name, marker):
+                    on_up(pending.pop(name), round(time.monotonic() - began, 3))
         now = time.monotonic()
         for name in [n for n in pending if now >= deadline[n]]:
             late.append(pending.pop(name))

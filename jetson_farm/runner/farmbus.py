@@ -90,6 +90,18 @@ class FarmBus:
                 self._seen.wait(deadline - time.monotonic())
             returns = self._returns.pop(jid, {})
             self._forget(time.monotonic() - FORGET_AFTER)
+        return self._answers(returns)
+
+    def poll(self, job):
+        """The answers to ``job`` that came since the last poll, without waiting (as :meth:`collect`)."""
+        jid, _ = job
+        with self._seen:
+            returns = self._returns.get(jid, {})
+            self._returns[jid] = {}
+            self._first_seen.setdefault(jid, time.monotonic())
+        return self._answers(returns)
+
+    def _answers(self, returns):
         answers = {}
         for minion, data in returns.items():
             value = data.get("return")

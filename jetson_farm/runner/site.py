@@ -16,7 +16,6 @@ log = logging.getLogger(__name__)
 SITE_TIMEOUT = 120
 SWAP_TIMEOUT = 900  # a rename costs nothing, but injection and a first-time fsync may take a while
 REBOOT_TIMEOUT = 10
-MARKER_TIMEOUT = 1
 
 
 class MinionError(JetsonError):
@@ -97,8 +96,13 @@ class SiteCalls:
         return self._many("jetson_power.start_many", switches, [s.name for s in switches],
                           parked=parked, stagger=stagger)
 
-    def markers(self, switches):
-        """``{board: marker grain}`` of the boards whose minion answered within a second."""
-        by_minion = {s.board.minion: s.name for s in switches}
-        answers = self.bus.call(list(by_minion), "grains.get", "jetson_marker", timeout=MARKER_TIMEOUT)
-        return {by_minion[minion]: value for minion, (ok, value) in answers.items() if ok}
+    def ask_markers(self, switches):
+        """Ask the boards' minions for their marker grain, without waiting: the job, for :meth:`markers`."""
+        return self.bus.publish([s.board.minion for s in switches], "grains.get", "jetson_marker"), {
+            s.board.minion: s.name for s in switches}
+
+    def markers(self, asked):
+        """``{board: marker grain}`` of the boards that answered ``asked`` since the last look."""
+        job, by_minion = asked
+        return {by_minion[minion]: value for minion, (ok, value) in self.bus.poll(job).items()
+                if ok and minion in by_minion}

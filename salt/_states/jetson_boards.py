@@ -6,11 +6,15 @@ by side in this process, jetson_farm/switch.py) and turns its per-board answer i
 whose comment has one line per board. The state fails if any board failed.
 """
 
+import os
+
+import salt.config
+import salt.runner
+
 from jetson_farm.errors import JetsonError
 from jetson_farm.runner.plan import release_requests, switch_requests
 
 __virtualname__ = "jetson_boards"
-__jetson_farm_version__ = "0.1.0"  # jetson_farm.__version__: a stale synced copy shows (versions.py)
 __jetson_farm_version__ = "0.1.0"  # jetson_farm.__version__: a stale synced copy shows (versions.py)
 
 
@@ -20,6 +24,27 @@ def __virtual__():
 
 def _asked(**values):
     return {key: value for key, value in values.items() if value is not None}
+
+
+def _run_engine(kwarg):
+    """``jetson.run`` through a runner client of this master, destroyed after the call.
+
+    As ``saltutil.runner`` does, but its client is not left for the garbage collector.
+    """
+    try:
+        user = __user__  # a loader dunder of the orchestration
+    except NameError:
+        user = "UNKNOWN"
+    opts = __opts__
+    if "master_job_cache" not in opts:  # not the master's own opts: read them, as saltutil.runner does
+        opts = salt.config.master_config(os.path.join(os.path.dirname(opts["conf_file"]), "master"))
+    client = salt.runner.RunnerClient(opts)
+    try:
+        # Without the caller's user, the engine's LocalClient finds no key to publish with.
+        return client.cmd("jetson.run", kwarg=kwarg, pub_data={"user": user}, print_event=False,
+                          full_return=True)
+    finally:
+        client.destroy()
 
 
 def _run(name, kind, requests_of, asked, stagger):
@@ -35,13 +60,7 @@ def _run(name, kind, requests_of, asked, stagger):
                                    + (f" to {r['image']} for {r['user']}" if r.get("image") else "")
                                    for r in requests)
         return ret
-    kwargs = {"kind": kind, "stagger": stagger, **asked}
-    try:
-        kwargs["__orchestration_jid__"] = __orchestration_jid__  # a loader dunder of the orchestration
-        kwargs["__pub_user"] = __user__
-    except NameError:
-        pass
-    out = __salt__["saltutil.runner"]("jetson.run", full_return=True, **kwargs)
+    out = _run_engine({"kind": kind, "stagger": stagger, **asked})
     answer = out.get("return") if isinstance(out, dict) else None
     boards = answer.get("boards") if isinstance(answer, dict) else None
     if not isinstance(boards, dict):
