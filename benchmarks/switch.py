@@ -60,11 +60,13 @@ def run(argv, timeout):
 def cpu_of(program, config_dir):
     """CPU seconds (own + reaped children) of every live ``program -c config_dir`` process."""
     total = 0.0
+    wanted = f" -c {config_dir} ".encode()
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                argv = handle.read().split(b"\0")
-            if not any(program.encode() in a for a in argv) or str(config_dir).encode() not in argv:
+                # Salt sets its process titles: the arguments may be one string with spaces.
+                command = handle.read().replace(b"\0", b" ") + b" "
+            if program.encode() not in command or wanted not in command:
                 continue
             with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
                 fields = handle.read().rsplit(")", 1)[1].split()
