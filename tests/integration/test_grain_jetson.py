@@ -6,8 +6,12 @@ from tests.lab_fixture import lab_session  # noqa: F401
 def test_a_board_reports_the_marker_of_the_image_it_booted(lab):
     result = lab.salt(["jtk3", "grains.item", "jetson_marker"])
     assert result.returncode == 0, result
+    # The lab is shared by the session: an earlier test may have switched jtk3 and released it
+    # (a new switch id). What it reports must be what the site's state file says it booted.
+    state = lab.salt([lab.site, "jetson_rootfs.state", "jtk3"]).of(lab.site)
+    assert state["image"] == "admin/l4t-base-jtk3"
     assert result.of("jtk3") == {"jetson_marker": {
-        "board": "jtk3", "image": "admin/l4t-base-jtk3", "user": "admin", "switch_id": "lab-seed"}}
+        "board": "jtk3", "image": state["image"], "user": state["user"], "switch_id": state["switch_id"]}}
 
 
 def test_a_minion_without_a_marker_reports_an_empty_dict(lab):
