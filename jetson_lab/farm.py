@@ -47,9 +47,10 @@ def load_or_create(lab_dir, boards, name=None, vm_boards=None):
                    if value is not None and value != getattr(config, key)}
         if changes:
             if _supervisor_pid(config):
+                asked = ", ".join(f"{len(value)} {key.replace('_', ' ')}" for key, value in changes.items())
                 raise LabError(f"lab {config.name} at {lab_dir} is up with {len(config.boards)} boards "
                                f"and {len(config.vm_boards)} VM boards; run jetson-lab down first to "
-                               "change them")
+                               f"change it to {asked}")
             for key, value in changes.items():
                 setattr(config, key, value)
             config.write()

@@ -75,7 +75,8 @@ def test_up_status_down_leave_nothing_behind(small_lab, lab):
 
     changed = jetson_lab("up", "--dir", small_lab, "--boards", 2)
     assert changed.returncode == 1
-    assert "is up with 1 boards; run jetson-lab down first to change it to 2" in changed.stderr
+    assert ("is up with 1 boards and 0 VM boards; run jetson-lab down first to change it to 2 boards"
+            in changed.stderr)
 
     down = jetson_lab("down", "--dir", small_lab)
     assert down.returncode == 0, down.stderr
