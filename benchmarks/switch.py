@@ -193,6 +193,14 @@ def print_table(boot, rows):
     print("\n(step columns: mean seconds per board; 'over': wall minus the board's own boot; CPU from /proc)")
 
 
+
+def close_lab(bench, lab_dir, own):
+    """Close the bench's clients; bring down and remove the lab if this run brought it up."""
+    bench.close()
+    if own:
+        run([BIN / "jetson-lab", "down", "--dir", lab_dir, "--purge"], 600)
+        shutil.rmtree(lab_dir, ignore_errors=True)
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1,16,32", help="board counts, comma-separated")
@@ -227,10 +235,7 @@ def main():
                       f"{sum(cpu.values()):6.1f} s", flush=True)
         print_table(boot, rows)
     finally:
-        bench.close()
-        if not args.lab_dir:
-            run([BIN / "jetson-lab", "down", "--dir", lab_dir, "--purge"], 600)
-            shutil.rmtree(lab_dir, ignore_errors=True)
+        close_lab(bench, lab_dir, own=not args.lab_dir)
 
 
 if __name__ == "__main__":

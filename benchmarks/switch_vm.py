@@ -18,7 +18,6 @@ on the master), then the farm's share of the whole switch: wall time minus the b
 import argparse
 import json
 import pathlib
-import shutil
 import statistics
 import sys
 import time
@@ -28,7 +27,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from switch import BIN, STEPS, Bench, run  # noqa: E402
+from switch import BIN, STEPS, Bench, close_lab, run  # noqa: E402
 
 from jetson_lab import client, vm_board  # noqa: E402
 
@@ -148,10 +147,7 @@ def main(argv=None):
             bench.release(boards)
         _report(rows)
     finally:
-        bench.close()
-        if not args.lab_dir:
-            run([BIN / "jetson-lab", "down", "--dir", lab_dir, "--purge"], 600)
-            shutil.rmtree(lab_dir, ignore_errors=True)
+        close_lab(bench, lab_dir, own=not args.lab_dir)
 
 
 if __name__ == "__main__":
