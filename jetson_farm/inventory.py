@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from jetson_farm.errors import InventoryError, NotAllowed, NotFound
-from jetson_farm.inventory_schema import DEFAULT_NFS_OPTIONS, InventorySchema, NfsConfig
+from jetson_farm.inventory_schema import DEFAULT_NFS_OPTIONS, InventorySchema, JumpHostConfig, NfsConfig
 from jetson_farm.names import NAME_RE, check_name, parse_image
 from jetson_farm.power.registry import DRIVER_NAMES, POWER_KEYS, check_settings, keys_of
 from jetson_farm.schema import MAC_RE, problem_items, unknown_key
@@ -31,6 +31,7 @@ class Site:
     root: str
     nfs: NfsConfig
     address: str = ""  # the site server's address on its boards' segment (NFS server, flash -N)
+    jump_host: JumpHostConfig = field(default_factory=JumpHostConfig)
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ class Inventory:
         self.timezone = schema.timezone
         self.defaults = self.raw.get("defaults") if isinstance(self.raw.get("defaults"), dict) else {}
         self.sites = {name: Site(name=name, minion=spec.minion or name, root=spec.root, nfs=spec.nfs,
-                                 address=spec.address)
+                                 address=spec.address, jump_host=spec.jump_host)
                       for name, spec in schema.sites.items()}
         self.users = {name: User(name=name, email=spec.email, ssh_keys=tuple(spec.ssh_keys),
                                  quota_gb=spec.quota_gb, admin=spec.admin)

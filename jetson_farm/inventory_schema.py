@@ -114,6 +114,45 @@ class NfsConfig(StrictModel):
                         "empty: the system bus")
 
 
+JUMP_PATH_RE = re.compile(r"/[A-Za-z0-9._/+-]*")
+
+
+def _jump_path(value):
+    """An absolute path that may be written into sshd's and sudo's configs: no space, no quote."""
+    value = abs_path(value)
+    if not JUMP_PATH_RE.fullmatch(value):
+        raise refuse(f"{shown(value)} may hold only letters, digits and . _ / + -")
+    return value
+
+
+def _service(value):
+    if value and not re.fullmatch(r"[A-Za-z0-9@._-]{1,64}", expect_string(value, "a service name", 64)):
+        raise refuse(f"{shown(value)} is not a service name")
+    return value
+
+
+JumpPath = field(_jump_path, "absolute path")
+
+
+class JumpHostConfig(StrictModel):
+    # Off unless asked for: it sets the server's sshd to keys only (docs/site-layout.md, "Users").
+    enabled: bool = Field(False, description="the site server is the users' SSH jump host: an account "
+                          "per user, keys only, `jetson-image` and forwarding to the boards only")
+    group: name_of("group") = Field("jetson-users", description="the primary group of the users' accounts "
+                                    "(sshd's `Match Group`)")
+    sshd_config: JumpPath = Field("/etc/ssh/sshd_config.d/jetson-farm.conf",
+                                  description="the sshd drop-in the state owns")
+    sshd_service: field(_service, "string") = Field(
+        "ssh", description="reloaded when the drop-in changes; empty: not reloaded by the state")
+    keys_dir: JumpPath = Field("/etc/ssh/jetson-farm/authorized_keys",
+                               description="one root-owned `authorized_keys` file per user")
+    command: JumpPath = Field("/usr/local/bin/jetson-image",
+                              description="the installed `jetson-image` (`ForceCommand` and the sudo rule)")
+    sudoers: JumpPath = Field("/etc/sudoers.d/jetson-image", description="the sudo rule the state owns")
+    site_config: JumpPath = Field("/etc/jetson-farm/site.yaml",
+                                  description="the site config `jetson-image` reads (the pillar)")
+
+
 class SiteSchema(StrictModel):
     minion: MinionName = Field(None, description="the site server's minion id (default: the site's name)")
     root: AbsPath = Field(description="`images/`, `boards/`, `state/` live here; same file system as "
@@ -121,6 +160,8 @@ class SiteSchema(StrictModel):
     address: OptionalIPv4 = Field("", description="the site server's address on its boards' segment "
                                                   "(NFS server, `flash.sh -N`)")
     nfs: NfsConfig = Field(NfsConfig(), description="the site's NFS server")
+    jump_host: JumpHostConfig = Field(JumpHostConfig(), description="the SSH jump host and the users' "
+                                      "accounts")
 
 
 class DefaultsSchema(StrictModel):
