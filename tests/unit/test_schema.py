@@ -52,7 +52,7 @@ def wrong_values(path):
         values.append({"a": 1})
     if not path.endswith(("timeout", "quota_gb")):
         values.append(7)
-    if not path.endswith(("admin", "shared")):
+    if not path.endswith(("admin", "shared", "enabled")):
         values.append(True)
     return values
 
