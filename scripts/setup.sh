@@ -11,6 +11,7 @@ APT_PACKAGES=(
     systemd                 # busctl: the Ganesha backend's DBus calls (JSON replies)
     iproute2 iputils-ping   # network namespaces and veth for the lab boards
     openipmi ipmitool       # ipmi_sim, a simulated BMC, and the ipmi power driver's client
+    btrfs-progs xfsprogs    # loop-mounted btrfs and XFS: the reflink clone tests (tests/loopfs.py)
     openssh-client openssh-server   # the ssh power driver and its virtual board's sshd
     sudo                    # jetson-image: users run it through one sudo rule (tests use a real one)
     debootstrap             # jetson_rootfs.build: NFS-root images from scratch

@@ -11,7 +11,7 @@ from jetson_farm.errors import NotFound, Refused
 from jetson_farm.layout import SiteLayout
 from jetson_farm.names import check_name, parse_image
 from jetson_farm.pillar import site_context
-from jetson_farm.rootfs import clone, fsutil, reconcile, store, swap, tarball
+from jetson_farm.rootfs import clone, fsutil, reconcile, store, store_modes, swap, tarball
 
 STORE_LOCK_WAIT = 120  # seconds: other boards' swaps in the same run finish in far less
 
@@ -113,26 +113,29 @@ class RootfsSite:
         return reconcile.reconcile(self, is_exported=is_exported)
 
     def prepare(self, dry_run=False):
-        """Make the store's folders and each board's empty nfsroot; refuse a split file system.
+        """Make the store's folders with their owners and modes, and each board's empty nfsroot;
+        refuse a split file system, and an nfsroot that is a symlink or a file.
 
         What the site state runs: a swap must be a ``rename(2)``, so the store and every
         nfsroot of the site must be on one file system. Everything is checked before anything
-        is made. Returns what it created (with ``dry_run``, what it would create).
+        is made. Returns what it created and what it fixed (with ``dry_run``, what it would).
         """
-        missing = [p for p in (self.layout.images_dir, self.layout.boards_dir, self.layout.state_dir)
-                   if not os.path.isdir(p)]
+        missing, fixes = store_modes.plan(self.site.root)
         for board in self.boards():
             fsutil.check_same_filesystem(self.site.root, board.nfsroot, board.name)
+            if os.path.islink(board.nfsroot):
+                raise Refused(f"the nfsroot {board.nfsroot} of board {board.name} is a symlink: "
+                              "it must be a real folder (a swap renames images onto it)")
             if not fsutil.exists(board.nfsroot):
                 missing.append(board.nfsroot)
             elif not fsutil.is_real_dir(board.nfsroot):
                 raise Refused(f"the nfsroot {board.nfsroot} of board {board.name} is not a directory")
         if not dry_run:
-            self.layout.ensure()
+            store_modes.apply(self.site.root)
             for path in missing:
                 os.makedirs(path, mode=0o755, exist_ok=True)
-        return {"root": self.site.root, "created": missing, "changed": bool(missing),
-                "boards": [b.name for b in self.boards()]}
+        return {"root": self.site.root, "created": missing, "fixed": fixes,
+                "changed": bool(missing or fixes), "boards": [b.name for b in self.boards()]}
 
     def list_images(self, user=None):
         return store.list_images(self, user)
@@ -155,5 +158,5 @@ class RootfsSite:
     def import_tar(self, user, name, source, before_write=None):
         return tarball.import_tar(self, user, name, source, before_write=before_write)
 
-    def clone(self, src, dst, timeout=None):
-        return clone.clone(self, src, dst, timeout=timeout)
+    def clone(self, src, dst, timeout=None, report=None):
+        return clone.clone(self, src, dst, timeout=timeout, report=report)

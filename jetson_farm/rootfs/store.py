@@ -12,7 +12,7 @@ import uuid
 
 from jetson_farm.errors import InvalidName, JetsonError, NotFound, Refused
 from jetson_farm.names import NAME_RE, check_name, parse_image
-from jetson_farm.rootfs import fsutil
+from jetson_farm.rootfs import clone, fsutil
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +189,7 @@ def _remove(site, image):
     # One rename makes the image disappear at once; a crash during the removal leaves only a
     # trash folder, which reconcile sweeps.
     fsutil.rename(path, trash)
+    clone.forget(site, image)
     with fsutil.locked_dir(trash):  # so reconcile's sweep leaves it to us
         shutil.rmtree(trash, ignore_errors=True)
     log.info("removed image %s", image)

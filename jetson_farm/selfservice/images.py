@@ -157,8 +157,9 @@ class SelfService:
                 raise type(err)(str(err).replace(source, shown)) from None
         return dict(facts, comment=f"imported {shown} as {image}")
 
-    def clone(self, src, name, dry_run=False):
-        """Copy the user's own image or a shared one (``src``) to their new image ``name``."""
+    def clone(self, src, name, dry_run=False, report=None):
+        """Copy the user's own image or a shared one (``src``) to their new image ``name``
+        (``report(done_bytes, total_bytes)`` as the copy goes)."""
         source, image = self.source(src), self.own(name)
         self.site.layout.ensure()
         with self._user_lock():
@@ -169,8 +170,9 @@ class SelfService:
                    "quota_bytes": used["quota_bytes"], "dry_run": dry_run}
             if dry_run:
                 return dict(ret, comment=f"would clone {source} to {image} ({human(needed)})")
-            self.site.clone(source, image)
-        return dict(ret, comment=f"cloned {source} to {image}")
+            made = self.site.clone(source, image, report=report)
+        return dict(ret, method=made["method"], seconds=made["seconds"],
+                    comment=f"cloned {source} to {image} ({made['method']})")
 
     def remove(self, name, dry_run=False):
         """Delete one of the user's parked images; Refused while it is booted or booked."""
