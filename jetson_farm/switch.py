@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from jetson_farm.errors import JetsonError, NotFound, Refused
 from jetson_farm.inventory import Inventory
 from jetson_farm.names import parse_image
-from jetson_farm.runner import history, leases, quarantine
+from jetson_farm.runner import copies, history, leases, quarantine
 from jetson_farm.runner.site import SiteCalls
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ class Switch:
     kind: str
     image: str = ""  # "" parks the board (a release without a default image)
     user: str = ""
+    template: str = ""  # the shared image asked for, when ``image`` is the user's copy of it
     board: object = None  # the inventory Board, from the inventory the switch started with
     switch_id: str = ""
     previous_image: str = ""
@@ -257,6 +258,8 @@ class Engine:
             group = [s for s in checked if s.board.site == site_name]
             try:
                 site = self.site_calls(site_name)
+                copies.make(self, site, group)  # before the lease: a copy never holds a board
+                group = [s for s in group if not s.error]
                 journals, images = site.journals_and_images()
             except JetsonError as err:
                 for s in group:
@@ -312,6 +315,7 @@ class Engine:
 
     def results_of_lease(self, s):
         result = {"switch_id": s.switch_id, "kind": s.kind, "image": s.image or None, "user": s.user,
+                  "template": s.template or None,
                   "previous_image": s.previous_image or None, "resumed": s.resumed}
         s.results["lease"] = result
         return result
@@ -383,7 +387,8 @@ class Engine:
     def report(s):
         """What the runner returns for one board: ``result``, ``comment`` and, failed, ``error``."""
         report = {"board": s.name, "result": not s.error, "switch_id": s.switch_id or None,
-                  "image": s.image or None, "user": s.user or None, "steps": s.results}
+                  "image": s.image or None, "template": s.template or None, "user": s.user or None,
+                  "steps": s.results}
         if s.error:
             report.update(error=s.error, comment=s.error)
         elif s.image:

@@ -10,7 +10,7 @@ before anything touches a board, so the switch never waits for a copy.
 
 import logging
 
-from jetson_farm.errors import JetsonError
+from jetson_farm.errors import JetsonError, Refused
 from jetson_farm.names import image_ref, parse_image
 from jetson_farm.rootfs import clone, fsutil
 
@@ -44,7 +44,7 @@ def ensure_copy(site, template, user, report=None):
 
     copy = copy_for(site.inventory, user, template)
     if copy is None:
-        raise ValueError(f"{template} is not a template for {user}")
+        raise Refused(f"{template} is not a template for {user}: not shared, or {user} owns it")
     service = SelfService(site, user)
     service.source(template)  # rule 3: NotAllowed unless the template is shared with the user
     if exists(site, copy):

@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 SITE_TIMEOUT = 120
 SWAP_TIMEOUT = 900  # a rename costs nothing, but injection and a first-time fsync may take a while
 REBOOT_TIMEOUT = 10
+COPY_TIMEOUT = 6 * 3600  # a full copy of a large template on slow disks (jetson_farm/rootfs/clone.py)
 
 
 class MinionError(JetsonError):
@@ -62,6 +63,11 @@ class SiteCalls:
         images = {item["image"]: item.get("board") if item.get("where") == "board" else None
                   for item in listed or []}
         return (state if isinstance(state, dict) else {}), images
+
+    def working_copies(self, switches):
+        """Before the lease: each switch's working copy of its template made, or found made."""
+        copies = [{"board": s.name, "template": s.template, "user": s.user} for s in switches]
+        return self._many("jetson_image.working_copies", switches, copies, timeout=COPY_TIMEOUT)
 
     # -- the steps ----------------------------------------------------------------------------
 

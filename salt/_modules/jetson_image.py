@@ -11,8 +11,9 @@ import os
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
+from jetson_farm import batch
 from jetson_farm.errors import InvalidName, JetsonError
-from jetson_farm.rootfs import RootfsSite
+from jetson_farm.rootfs import RootfsSite, templates
 from jetson_farm.selfservice.caller import ROOT, open_as
 from jetson_farm.selfservice.images import SelfService
 
@@ -148,3 +149,54 @@ def remove(user=None, name=None, dry_run=False):
     Returns ``{"image", "removed", "dry_run", "comment"}``.
     """
     return _call(user, SelfService.remove, name, dry_run=bool(dry_run))
+
+
+def working_copies(copies=None):
+    """Make each user's working copy of a shared image (a template), or find it made: what a
+    switch of a template does before it touches the board (docs/architecture.md, "The site
+    server"). A copy that exists is used as is; a new one is a reflink clone where the file
+    system can, else a full copy, checked against the user's quota first. Progress: events
+    ``jetson/image/copy/<user>/<name>`` (``done_bytes``, ``total_bytes``, ``percent``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt site01 jetson_image.working_copies '[{"board": "jtk3", "template": "admin/l4t-base", \
+            "user": "alice"}]'
+
+    copies
+        A list of ``{"board", "template", "user"}``: the board the copy is for (each fails
+        alone), the shared image and the user who boots it.
+
+    Returns ``{"done": {board: {"image", "template", "made", "method", "bytes", "seconds",
+    "comment"}}, "failed": {board: message}}``.
+    """
+    if not isinstance(copies, list) or not copies or not all(
+            isinstance(item, dict) and all(isinstance(item.get(key), str) and item.get(key)
+                                           for key in ("board", "template", "user"))
+            for item in copies):
+        raise SaltInvocationError("jetson_image: copies must be a non-empty list of "
+                                  "{board, template, user}")
+    try:
+        site = RootfsSite.from_pillar({"jetson": __pillar__.get("jetson", {})}, __opts__["id"])
+    except JetsonError as err:
+        raise CommandExecutionError(f"jetson_image: {err}") from err
+    wanted = {item["board"]: item for item in copies}
+
+    def make(board):
+        item = wanted[board]
+        tag = f"jetson/image/copy/{templates.copy_for(site.inventory, item['user'], item['template'])}"
+
+        def report(done, total):
+            try:
+                __salt__["event.send"](tag, {"board": board, "template": item["template"],
+                                             "user": item["user"], "done_bytes": done,
+                                             "total_bytes": total,
+                                             "percent": round(100 * done / total, 1) if total else 100.0})
+            except Exception as err:  # progress is a courtesy: a lost event must not fail a copy
+                log.debug("no progress event: %s", err)
+
+        return templates.ensure_copy(site, item["template"], item["user"], report=report)
+
+    return batch.each(wanted, make)

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from jetson_farm.errors import NotAllowed
+from jetson_farm.errors import NotAllowed, Refused
 from jetson_farm.rootfs import clone, templates
 from jetson_farm.selfservice.images import QuotaExceeded
 from tests.conftest import make_pillar
@@ -102,7 +102,7 @@ def test_the_quota_is_checked_before_the_copy_starts(site):
 
 def test_only_a_template_shared_with_the_user_is_copied(site):
     _, _, site = site
-    with pytest.raises(ValueError, match="bob/private is not a template for alice"):
+    with pytest.raises(Refused, match="bob/private is not a template for alice"):
         templates.ensure_copy(site, "bob/private", "alice")
     site.inventory.images["bob/private"] = {"shared": ["carol"]}
     with pytest.raises(NotAllowed, match="bob/private is bob's and not shared with you"):

@@ -1,0 +1,58 @@
+"""The switch's clone-first phase: a user booting a shared image gets their working copy first.
+
+docs/architecture.md, "The switch, step by step" (step 0) and "The site server": a switch whose
+image is a template (shared in pillar) for a user other than its owner switches the board to
+``<user>/<name>`` instead. That copy is made, or found made, by the site before the lease is
+taken and before anything touches the board, so the board's switch itself never waits for a
+copy. Each board fires ``jetson/switch/<board>/clone`` (``started``, then ``ok`` or ``failed``);
+the site fires the copy's progress as ``jetson/image/copy/<user>/<name>``.
+"""
+
+import logging
+import time
+
+from jetson_farm.errors import JetsonError
+from jetson_farm.rootfs.templates import copy_for
+
+log = logging.getLogger(__name__)
+
+
+def plan(inventory, switches):
+    """Point each switch of a template at its user's working copy; those that need one."""
+    wanted = []
+    for s in switches:
+        copy = copy_for(inventory, s.user, s.image) if s.image and s.kind == "switch" else None
+        if copy:
+            s.template, s.image = s.image, copy
+            wanted.append(s)
+    return wanted
+
+
+def make(engine, site, switches):
+    """Have ``site`` (SiteCalls) make or find each switch's working copy; a switch whose copy
+    cannot be made is refused alone, with the reason."""
+    wanted = plan(engine.inventory, switches)
+    if not wanted:
+        return
+    clock = time.monotonic()
+    for s in wanted:
+        _fire(engine.bus, s, {"result": "started", "template": s.template, "image": s.image}, 0.0)
+    done, failed = site.working_copies(wanted)
+    seconds = time.monotonic() - clock
+    for s in wanted:
+        if s.name in done and s.name not in failed:
+            result = done[s.name]
+            s.results["clone"] = result
+            _fire(engine.bus, s, dict(result, result="ok"), seconds)
+            log.info("%s: %s", s.name, result.get("comment"))
+        else:
+            reason = failed.get(s.name, "no answer")
+            _fire(engine.bus, s, {"result": "failed", "reason": reason, "template": s.template,
+                                  "image": s.image}, seconds)
+            engine.refuse(s, JetsonError(f"no working copy {s.image} of the template {s.template}: "
+                                         f"{reason}"), clock)
+
+
+def _fire(bus, s, data, seconds):
+    bus.fire(f"jetson/switch/{s.name}/clone",
+             dict(data, board=s.name, step="clone", number=0, user=s.user, seconds=round(seconds, 3)))
