@@ -14,6 +14,7 @@ import shutil
 import sys
 
 from jetson_farm.errors import InvalidName, JetsonError, NotAllowed
+from jetson_farm.selfservice import upload
 from jetson_farm.selfservice.caller import DEFAULT_CONFIG, NeedsRoot, load_site, open_as, who_calls
 from jetson_farm.selfservice.images import SelfService, human
 
@@ -64,7 +65,8 @@ def _parser():
                               ".tar.xz) as your new image NAME. Refused before anything is written "
                               "if it does not fit your quota.")
     cmd.add_argument("name", metavar="NAME", help="the new image's name")
-    cmd.add_argument("file", metavar="FILE", help="the tarball, a path on this server")
+    cmd.add_argument("file", metavar="FILE", help="the tarball, a path on this server, or - to read it "
+                     "from standard input (ssh ... jetson-image import NAME - < rootfs.tar.gz)")
     cmd = commands.add_parser("clone", parents=[common, dry], help="copy an image to a new one",
                               description="Copy your image or a shared one (user/name) to your new "
                               "image NAME (a reflink where the file system can).")
@@ -99,9 +101,12 @@ def _run(service, args, caller):
     if args.command == "remove":
         return service.remove(args.name, dry_run=args.dry_run)
     report = Progress(service.own(args.name), sys.stderr)  # the name is checked before the file
-    fd = open_as(caller, args.file)
+    if args.file == "-":
+        fd, shown = upload.spool_for(service, sys.stdin.buffer), upload.STDIN_SHOWN
+    else:
+        fd, shown = open_as(caller, args.file), args.file
     try:
-        return service.import_tarball(args.name, fd, args.file, dry_run=args.dry_run, report=report)
+        return service.import_tarball(args.name, fd, shown, dry_run=args.dry_run, report=report)
     finally:
         os.close(fd)
 
