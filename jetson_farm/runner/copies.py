@@ -56,3 +56,32 @@ def make(engine, site, switches):
 def _fire(bus, s, data, seconds):
     bus.fire(f"jetson/switch/{s.name}/clone",
              dict(data, board=s.name, step="clone", number=0, user=s.user, seconds=round(seconds, 3)))
+
+
+# -- telling templates from working copies (salt-run jetson.status, jetson.images) ------------
+
+
+def catalogs(inventory, ops):
+    """``{site: {image: entry}}`` from every site's ``jetson_image.catalog``; a site that does not
+    answer gives none."""
+    found = {}
+    for site in inventory.sites.values():
+        try:
+            listed = ops.call(site.minion, "jetson_image.catalog", timeout=30)
+        except JetsonError as err:
+            log.warning("site %s: no image catalog: %s", site.name, err)
+            continue
+        if isinstance(listed, list):
+            found[site.name] = {item["image"]: item for item in listed
+                                if isinstance(item, dict) and isinstance(item.get("image"), str)}
+    return found
+
+
+def annotate(table, inventory, found):
+    """Add to each board row of ``jetson.status`` what its image is: ``image_kind`` (template,
+    working copy, copy, image) and ``template`` (what a copy was cloned from)."""
+    for name, row in table.items():
+        entry = found.get(inventory.boards[name].site, {}).get(row.get("image")) if row.get("image") else None
+        row["image_kind"] = entry["kind"] if entry else None
+        row["template"] = entry["template"] if entry else None
+    return table

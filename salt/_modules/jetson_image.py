@@ -200,3 +200,25 @@ def working_copies(copies=None):
         return templates.ensure_copy(site, item["template"], item["user"], report=report)
 
     return batch.each(wanted, make)
+
+
+def catalog():
+    """Every image of this site with what it is: a ``template`` (shared in pillar), a user's
+    ``working copy`` of one (with the template it was cloned from), a ``copy`` of another image,
+    or an ``image``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt site01 jetson_image.catalog
+
+    Returns ``[{"image", "where", "board", "kind", "template", "method", "made"}]``.
+    """
+    try:
+        site = RootfsSite.from_pillar({"jetson": __pillar__.get("jetson", {})}, __opts__["id"])
+        return [{"image": item["image"], "where": item["where"], "board": item["board"],
+                 **{"method": None, "made": None}, **templates.describe(site, item)}
+                for item in site.list_images()]
+    except JetsonError as err:
+        raise CommandExecutionError(f"jetson_image: {err}") from err

@@ -14,7 +14,7 @@ import os
 from jetson_farm import versions as versions_core
 from jetson_farm.errors import JetsonError
 from jetson_farm.inventory import Inventory
-from jetson_farm.runner import admin, history, leases, plan
+from jetson_farm.runner import admin, copies, history, leases, plan
 from jetson_farm.runner import quarantine as quarantine_core
 from jetson_farm.runner import status as status_core
 from jetson_farm.runner.db import FarmDB, default_path, parse_time
@@ -191,7 +191,8 @@ def run(kind=None, board=None, image=None, user=None, boards=None, stagger=0):
 def status():
     """
     One row per board: image, owner, user, state (up, down, switching, quarantined, failed),
-    since, and the current session.
+    since, the current session, and what the image is (``image_kind``: template, working copy,
+    copy or image; ``template``: the template a working copy was cloned from).
 
     CLI Example:
 
@@ -205,9 +206,43 @@ def status():
         states = status_core.site_states(inventory, ops)
         present = ops.answering({b.minion for b in inventory.boards.values()})
         with _db().connect() as conn:
-            return status_core.assemble(conn, inventory, states, present)
+            table = status_core.assemble(conn, inventory, states, present)
+        return copies.annotate(table, inventory, copies.catalogs(inventory, ops))
     except JetsonError as err:
         return _failed(str(err))
+
+
+def images(site=None):
+    """
+    Every image of every site (or of ``site``) and what it is: ``template`` (shared in pillar),
+    ``working copy`` (a user's own copy of a template, with the template it came from),
+    ``copy`` (cloned from another image) or ``image``; where it is (store, or which board).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run jetson.images
+        salt-run jetson.images site=site01
+
+    site
+        Only this site, as in pillar ``jetson:sites``.
+
+    Returns ``{site: {image: {"where", "board", "kind", "template", "method", "made"}}}``.
+    """
+    try:
+        inventory = _inventory()
+        if site is not None:
+            inventory.site(site)
+        found = copies.catalogs(inventory, SaltOps(__opts__))
+    except JetsonError as err:
+        return _failed(str(err))
+    missing = sorted(name for name in ([site] if site else inventory.sites) if name not in found)
+    if missing:
+        return _failed(f"no image list from site(s) {', '.join(missing)} (is the site minion up?)")
+    return {name: {image: {key: value for key, value in entry.items() if key != "image"}
+                   for image, entry in sorted(entries.items())}
+            for name, entries in sorted(found.items()) if site in (None, name)}
 
 
 def sessions(board=None, user=None, since=None):
