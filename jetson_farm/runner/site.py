@@ -65,9 +65,18 @@ class SiteCalls:
         return (state if isinstance(state, dict) else {}), images
 
     def working_copies(self, switches):
-        """Before the lease: each switch's working copy of its template made, or found made."""
-        copies = [{"board": s.name, "template": s.template, "user": s.user} for s in switches]
-        return self._many("jetson_image.working_copies", switches, copies, timeout=COPY_TIMEOUT)
+        """Before the lease: each switch's working copy (``image``) of its ``template`` made, or
+        found made; ``(done, failed)`` by board."""
+        copies = [{"template": s.template, "user": s.user, "board": s.name} for s in switches]
+        try:
+            report = self.call("jetson_image.working_copies", copies, timeout=COPY_TIMEOUT)
+        except MinionError as err:
+            return {}, {s.name: str(err) for s in switches}
+        report = report if isinstance(report, dict) else {}
+        done, failed = report.get("done") or {}, report.get("failed") or {}
+        return ({s.name: done[s.image] for s in switches if s.image in done},
+                {s.name: failed.get(s.image, f"{self.site.minion}: no answer for {s.image}")
+                 for s in switches if s.image not in done})
 
     # -- the steps ----------------------------------------------------------------------------
 

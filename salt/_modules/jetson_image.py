@@ -153,46 +153,46 @@ def remove(user=None, name=None, dry_run=False):
 
 def working_copies(copies=None):
     """Make each user's working copy of a shared image (a template), or find it made: what a
-    switch of a template does before it touches the board (docs/architecture.md, "The site
-    server"). A copy that exists is used as is; a new one is a reflink clone where the file
-    system can, else a full copy, checked against the user's quota first. Progress: events
-    ``jetson/image/copy/<user>/<name>`` (``done_bytes``, ``total_bytes``, ``percent``).
+    switch of a template does before it touches the board, and what the calendar bridge does
+    ahead of a booked slot (docs/architecture.md, "The site server"). A copy that exists is used
+    as is; a new one is a reflink clone where the file system can, else a full copy, checked
+    against the user's quota first. Progress: events ``jetson/image/copy/<user>/<name>``
+    (``done_bytes``, ``total_bytes``, ``percent``, and the ``board`` when given).
 
     CLI Example:
 
     .. code-block:: bash
 
-        salt site01 jetson_image.working_copies '[{"board": "jtk3", "template": "admin/l4t-base", \
-            "user": "alice"}]'
+        salt site01 jetson_image.working_copies '[{"template": "admin/l4t-base", "user": "alice", \
+            "board": "jtk3"}]'
 
     copies
-        A list of ``{"board", "template", "user"}``: the board the copy is for (each fails
-        alone), the shared image and the user who boots it.
+        A list of ``{"template", "user"}`` (and optionally the ``board`` it is for): the shared
+        image and the user who boots it. Each copy fails alone.
 
-    Returns ``{"done": {board: {"image", "template", "made", "method", "bytes", "seconds",
-    "comment"}}, "failed": {board: message}}``.
+    Returns ``{"done": {"<user>/<name>": {"image", "template", "made", "method", "bytes",
+    "seconds", "comment"}}, "failed": {"<user>/<name>": message}}``.
     """
     if not isinstance(copies, list) or not copies or not all(
             isinstance(item, dict) and all(isinstance(item.get(key), str) and item.get(key)
-                                           for key in ("board", "template", "user"))
+                                           for key in ("template", "user"))
             for item in copies):
-        raise SaltInvocationError("jetson_image: copies must be a non-empty list of "
-                                  "{board, template, user}")
+        raise SaltInvocationError("jetson_image: copies must be a non-empty list of {template, user}")
     try:
         site = RootfsSite.from_pillar({"jetson": __pillar__.get("jetson", {})}, __opts__["id"])
     except JetsonError as err:
         raise CommandExecutionError(f"jetson_image: {err}") from err
-    wanted = {item["board"]: item for item in copies}
+    wanted = {f"{item['user']}/{item['template'].rsplit('/', 1)[-1]}": item for item in copies}
 
-    def make(board):
-        item = wanted[board]
-        tag = f"jetson/image/copy/{templates.copy_for(site.inventory, item['user'], item['template'])}"
+    def make(copy):
+        item = wanted[copy]
+        tag = f"jetson/image/copy/{copy}"
 
         def report(done, total):
             try:
-                __salt__["event.send"](tag, {"board": board, "template": item["template"],
-                                             "user": item["user"], "done_bytes": done,
-                                             "total_bytes": total,
+                __salt__["event.send"](tag, {"image": copy, "board": item.get("board"),
+                                             "template": item["template"], "user": item["user"],
+                                             "done_bytes": done, "total_bytes": total,
                                              "percent": round(100 * done / total, 1) if total else 100.0})
             except Exception as err:  # progress is a courtesy: a lost event must not fail a copy
                 log.debug("no progress event: %s", err)

@@ -30,17 +30,16 @@ def test_each_user_gets_a_copy_and_each_board_fails_alone(modules, store):
     before = manifest(store.image_path("admin/l4t-base"))
     ret = modules.jetson_image.working_copies([
         {"board": "jtk1", "template": "admin/l4t-base", "user": "alice"},
-        {"board": "jtk2", "template": "admin/l4t-base", "user": "bob"}])
-    made = ret["done"]["jtk1"]
+        {"template": "admin/l4t-base", "user": "bob"}])
+    made = ret["done"]["alice/l4t-base"]
     assert (made["image"], made["made"], made["template"]) == ("alice/l4t-base", True, "admin/l4t-base")
     assert made["method"] in ("reflink", "copy")
-    assert "over quota: cloning admin/l4t-base" in ret["failed"]["jtk2"]
+    assert "over quota: cloning admin/l4t-base" in ret["failed"]["bob/l4t-base"]
     assert not os.path.exists(store.image_path("bob/l4t-base"))
     assert manifest(store.image_path("alice/l4t-base")) == before
     assert manifest(store.image_path("admin/l4t-base")) == before
-    again = modules.jetson_image.working_copies([{"board": "jtk1", "template": "admin/l4t-base",
-                                                  "user": "alice"}])
-    assert again["done"]["jtk1"]["made"] is False
+    again = modules.jetson_image.working_copies([{"template": "admin/l4t-base", "user": "alice"}])
+    assert again["done"]["alice/l4t-base"]["made"] is False
     kinds = {item["image"]: (item["kind"], item["template"]) for item in modules.jetson_image.catalog()}
     assert kinds == {"admin/l4t-base": ("template", None),
                      "alice/l4t-base": ("working copy", "admin/l4t-base"),
@@ -48,9 +47,11 @@ def test_each_user_gets_a_copy_and_each_board_fails_alone(modules, store):
 
 
 def test_a_bad_request_is_refused_whole(modules, store):
-    for bad in (None, [], [{"board": "jtk1", "template": "admin/l4t-base"}], ["jtk1"]):
+    for bad in (None, [], [{"board": "jtk1", "template": "admin/l4t-base"}], ["jtk1"],
+                [{"template": "admin/l4t-base", "user": 3}]):
         with pytest.raises(SaltInvocationError, match="copies must be a non-empty list"):
             modules.jetson_image.working_copies(bad)
-    ret = modules.jetson_image.working_copies([{"board": "jtk1", "template": "bob/private",
-                                                "user": "alice"}])
-    assert ret["failed"]["jtk1"].startswith("bob/private is not a template for alice")
+    ret = modules.jetson_image.working_copies([{"template": "bob/private", "user": "alice"},
+                                               {"template": "admin/l4t-base", "user": "../x"}])
+    assert ret["failed"]["alice/private"].startswith("bob/private is not a template for alice")
+    assert "invalid user name '../x'" in ret["failed"]["../x/l4t-base"]
