@@ -58,6 +58,8 @@ def master_config(config):
         "file_roots": {"base": [str(SALT_DIR), str(SALT_DIR / "states")]},
         "pillar_roots": {"base": [str(config.pillar_dir)]},
         "jetson_db": f"{base}/jetson/farm.db",
+        # The site state's enrol requests (salt/states/jetson/boards.sls, docs/admin-guide.md).
+        "reactor": [{"jetson/site/enroll": [str(SALT_DIR / "reactor" / "jetson_site_enroll.sls")]}],
     }
 
 

@@ -2,6 +2,7 @@
 
 import logging
 
+from jetson_farm.errors import JetsonError, Refused
 from jetson_farm.runner import status as status_core
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,35 @@ def enroll(inventory, ops, board_name, renew=False):
              site.minion, "new" if identity["created"] else "kept")
     return {"board": board.name, "minion": board.minion, "accepted": True, "site": site.minion,
             "identity": identity["path"], "new_key": identity["created"]}
+
+
+def enroll_site(inventory, ops, site_minion, boards):
+    """Enroll the ``boards`` a site server asked for (its reactor event ``jetson/site/enroll``).
+
+    ``site_minion`` is the sender's minion id, as the master authenticated it; each board must be
+    in the inventory and served by that very site, so a board minion (untrusted, rule 6) or
+    another site cannot get a key accepted. A board whose accepted key already is the site's
+    public key is left alone. Returns ``{"enrolled", "unchanged", "refused": {board: why}}``.
+    """
+    site = inventory.site_of_minion(site_minion)
+    if not isinstance(boards, list) or not all(isinstance(b, str) for b in boards):
+        raise Refused(f"boards must be a list of board names, not {boards!r}")
+    done = {"site": site.name, "enrolled": [], "unchanged": [], "refused": {}}
+    for name in boards:
+        try:
+            board = inventory.board(name)
+            if board.site != site.name:
+                raise Refused(f"board {name} is served by site {board.site}, not by {site.name}")
+            pub = ops.call(site.minion, "jetson_switch.ensure_identity", board.name, timeout=60)["pub"]
+            if (ops.accepted_pub(board.minion) or "").strip() == pub.strip():
+                done["unchanged"].append(name)
+                continue
+            ops.accept_key(board.minion, pub)
+            log.info("enrolled board %s for site %s: minion %s accepted", name, site.name, board.minion)
+            done["enrolled"].append(name)
+        except JetsonError as err:
+            done["refused"][name] = str(err)
+    return done
 
 
 def reconcile(conn_factory, inventory, ops):

@@ -91,6 +91,13 @@ class SaltOps:
         if minion not in accepted:
             raise MinionError(f"the master did not accept the key of {minion}")
 
+    def accepted_pub(self, minion):
+        """The public key the master has accepted for ``minion``, or None."""
+        with salt.key.Key(self.opts) as keys:
+            if minion not in keys.list_status("accepted").get(keys.ACC, []):
+                return None
+            return (keys.cache.fetch("keys", minion) or {}).get("pub")
+
     def answering(self, minions, timeout=3):
         """Those of ``minions`` that answer ``test.ping`` within ``timeout`` seconds."""
         if not minions:

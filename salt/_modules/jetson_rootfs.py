@@ -57,10 +57,12 @@ def _required(name, value):
 
 
 def prepare(test=False):
-    """Create the store's folders and each board's empty nfsroot, after checking the file systems.
+    """Create the store's folders (root-owned, with the modes of docs/site-layout.md) and each
+    board's empty nfsroot, after checking the file systems.
 
     The site state (``jetson/site.sls``) runs it. It refuses when the store and a board's
-    nfsroot are on different file systems, since a swap must be a ``rename(2)``.
+    nfsroot are on different file systems, since a swap must be a ``rename(2)``, and an nfsroot
+    or store folder that is a symlink or a file.
 
     CLI Example:
 
@@ -71,7 +73,7 @@ def prepare(test=False):
     test
         ``True``: change nothing, say what would be created.
 
-    Returns ``{"root", "created": [paths], "changed", "boards"}``.
+    Returns ``{"root", "created": [paths], "fixed": {path: owner/mode fixed}, "changed", "boards"}``.
     """
     return _call(_store().prepare, dry_run=bool(test))
 

@@ -392,6 +392,38 @@ def enroll(board=None, renew=False):
         return _failed(str(err))
 
 
+def enroll_site(site_minion=None, boards=None):
+    """
+    Enroll the boards a site server asked for: what the master's reactor runs on the site's
+    event ``jetson/site/enroll`` (salt/reactor/jetson_site_enroll.sls, fired by
+    ``state.apply jetson.site``). Each board must be in pillar and served by the site whose
+    minion is ``site_minion`` (the event's sender, authenticated by the master); its public key
+    is fetched from that site (``jetson_switch.ensure_identity``) and accepted, unless the master
+    holds that very key already.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run jetson.enroll_site site_minion=site01 boards='[jtk1, jtk4]'
+
+    site_minion
+        The site server's minion id (the reactor passes the event's ``id``).
+    boards
+        The board names to enroll.
+    """
+    missing = _missing(site_minion=site_minion)
+    if missing:
+        return missing
+    try:
+        done = admin.enroll_site(_inventory(), SaltOps(__opts__), site_minion, boards)
+    except JetsonError as err:
+        return _failed(str(err))
+    if done["refused"]:
+        return _failed("; ".join(f"{b}: {why}" for b, why in sorted(done["refused"].items())), **done)
+    return dict(done, result=True)
+
+
 def quarantine(board=None, reason=None):  # pylint: disable=redefined-outer-name
     """
     Take a board out of service: no switch is accepted until ``jetson.unquarantine``.

@@ -1,7 +1,8 @@
 """The site server's store, as a state: ``jetson_site.prepared``.
 
-Used by ``jetson/site.sls``. The work is ``jetson_rootfs.prepare``: the store's folders and
-each board's empty nfsroot, after checking that they share one file system.
+Used by ``jetson/site.sls``. The work is ``jetson_rootfs.prepare``: the store's folders with
+their owners and modes, and each board's empty nfsroot, after checking that they share one
+file system.
 """
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
@@ -35,14 +36,17 @@ def prepared(name):
             return ret
         if __opts__["test"]:
             ret["result"] = None
-            ret["changes"] = {"would create": plan["created"]}
-            ret["comment"] = f"{len(plan['created'])} folders would be created"
+            ret["changes"] = {k: v for k, v in (("would create", plan["created"]),
+                                                ("would fix", plan.get("fixed"))) if v}
+            ret["comment"] = (f"{len(plan['created'])} folders would be created, "
+                              f"{len(plan.get('fixed') or {})} owners/modes fixed")
             return ret
         done = __salt__["jetson_rootfs.prepare"]()
     except (CommandExecutionError, SaltInvocationError) as err:
         ret["result"] = False
         ret["comment"] = str(err)
         return ret
-    ret["changes"] = {"created": done["created"]}
-    ret["comment"] = f"created {len(done['created'])} folders under the store and nfsroots"
+    ret["changes"] = {k: v for k, v in (("created", done["created"]), ("fixed", done.get("fixed"))) if v}
+    ret["comment"] = (f"created {len(done['created'])} folders under the store and nfsroots, "
+                      f"fixed the owner or mode of {len(done.get('fixed') or {})}")
     return ret

@@ -32,6 +32,7 @@ def salt_master(salt_factories, pillar_tree):
         "file_roots": {"base": [str(SALT_DIR), str(SALT_DIR / "states")]},
         "pillar_roots": {"base": [str(pillar_tree)]},
         "log_level_logfile": "info",
+        "reactor": [{"jetson/site/enroll": [str(SALT_DIR / "reactor" / "jetson_site_enroll.sls")]}],
     }
     factory = salt_factories.salt_master_daemon("jetson-master", overrides=overrides)
     with factory.started():

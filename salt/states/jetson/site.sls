@@ -1,8 +1,9 @@
-# The site server: its NFS server and its image store.
+# The site server: its NFS server, its image store and its boards (jetson/boards.sls).
 #   salt site01 state.apply jetson.site
 # The store and every nfsroot of the site must share one file system (a swap is a rename);
-# jetson_site.prepared refuses otherwise. Exports are the switch's business, not this state's:
-# re-exporting here could race an orchestration that has just unexported a board.
+# jetson_site.prepared refuses otherwise, and makes the store's folders with their owners and
+# modes. Exports are made here only for idle, unparked boards: see jetson/boards.sls for why
+# that cannot race a switch.
 {%- set jetson = salt['pillar.get']('jetson', {}) %}
 {%- set site = (jetson.get('sites', {}).values() | selectattr('minion', 'equalto', grains['id']) | list | first) or {} %}
 {%- set backend = site.get('nfs', {}).get('backend', 'kernel') %}
@@ -22,3 +23,6 @@ jetson-store:
   jetson_site.prepared:
     - require:
       - pkg: jetson-nfs-server
+
+include:
+  - jetson.boards
