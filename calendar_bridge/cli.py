@@ -83,6 +83,9 @@ def cmd_sync(config, args, salt):
         print(json.dumps(data, indent=2, sort_keys=True))
     else:
         if args.dry_run:
+            for item in data["copies_needed"]:
+                print(f"copy    {item['image']} <- {item['template']} for {item['user']} "
+                      f"({item['board']} from {item['start']}), unless it exists")
             for board, item in data["plan"]["switch"].items():
                 print(f"switch  {board} -> {item['image']} for {item['user']} "
                       f"({item['start']} to {item['end']})")
@@ -90,6 +93,10 @@ def cmd_sync(config, args, salt):
                 print(f"release {board}")
             for mark in data["plan"]["marks"]:
                 print(f"{mark['status']:9} {mark['key']}  {mark['reason']}")
+        for item in data["copies"]:
+            if item["ok"]:
+                print(f"copy    {item['image']} <- {item['template']}: {item['comment']}"
+                      + (f" ({item['bytes']} bytes in {item['seconds']}s)" if item.get("made") else ""))
         for error in data["errors"]:
             print(f"error: {error}", file=sys.stderr)
         print(line)

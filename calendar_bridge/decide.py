@@ -63,6 +63,17 @@ def refusal_hash(refusal):
     return request_hash("refused", refusal.reason, o.start.isoformat(), o.end.isoformat(), o.status)
 
 
+def running(board_status, user, image):
+    """The image of ``board_status`` if the board runs ``image`` for ``user``: the image itself,
+    or ``user``'s working copy of it when it is another user's shared image (a template; the
+    switch boots ``<user>/<name>``, docs/architecture.md "The site server"); else None."""
+    on = board_status.get("image")
+    owner, _, name = (image or "").partition("/")
+    if on and (on == image or (owner != user and on == f"{user}/{name}")):
+        return on
+    return None
+
+
 def _local(when, zone):
     return when.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
@@ -146,8 +157,10 @@ def decide(now, horizon, bookings, refusals, status, ledger_rows, first_seen, zo
 def _decide_board(plan, mark, booking, board_status, row):
     digest = booking_hash(booking)
     state = board_status.get("state")
-    if state == "up" and board_status.get("image") == booking.image:
-        mark(booking.key, READY, "", digest, booking=booking)
+    on = running(board_status, booking.user, booking.image)
+    if state == "up" and on:
+        mark(booking.key, READY, "" if on == booking.image else f"on {on}, your own copy of {booking.image}",
+             digest, booking=booking)
     elif state == "switching":
         mark(booking.key, SCHEDULED, "the board is switching now", digest, booking=booking)
     elif state == "quarantined":
@@ -163,7 +176,7 @@ def _release_row(plan, row, current, board_status, now):
     """``row`` held its board and no longer does: give the board back unless a booking takes it."""
     ended = row.end_dt is not None and row.end_dt <= now
     reason = "the slot has ended" if ended else "the booking was moved, edited or deleted"
-    runs_it = board_status.get("image") == row.image and board_status.get("state") in ("up", "failed")
+    runs_it = running(board_status, row.user, row.image) and board_status.get("state") in ("up", "failed")
     if row.board not in current and runs_it and row.board not in plan.release:
         plan.release[row.board] = row
     if all(m.key != row.key for m in plan.marks):  # a new status (rejected, conflict) wins

@@ -1,9 +1,10 @@
 """Reaching Salt: ``local`` (Salt's RunnerClient with the master's config, in this process) or
 ``api`` (salt-api rest_cherrypy with eauth, over ``requests``, every call with a timeout).
 
-Both give the same four calls: ``status()`` (``jetson.status``), ``switch(boards)`` and
+Both give the same five calls: ``status()`` (``jetson.status``), ``switch(boards)`` and
 ``release(boards)`` (``state.orch`` of ``jetson.switch``/``jetson.release``, one call for all
-boards so they run in parallel), and ``jetson_pillar(minion)``. A call that cannot be made
+boards so they run in parallel), ``copies(items)`` (``jetson.working_copies``: users' copies of
+shared images, made ahead of their slots) and ``jetson_pillar(minion)``. A call that cannot be made
 raises SaltError; an orchestration that ran returns ``{"jid", "success", "return"}``.
 """
 
@@ -97,6 +98,10 @@ class LocalSalt:
     def release(self, boards):
         return self._orch("jetson.release", {"boards": sorted(boards)})
 
+    def copies(self, items):
+        data = self._call("jetson.working_copies", kwarg={"copies": list(items)})
+        return _copies_answer(data.get("return"))
+
     def jetson_pillar(self, minion):
         data = self._call("pillar.show_pillar", arg=[minion])
         pillar = data.get("return")
@@ -152,19 +157,28 @@ class ApiSalt:
     def status(self):
         return _board_rows(self._post({"client": "runner", "fun": "jetson.status"}))
 
-    def _orch(self, mods, pillar):
-        started = self._post({"client": "runner_async", "fun": "state.orch", "arg": [mods],
-                              "kwarg": {"pillar": pillar}})
+    def _run_async(self, fun, arg, kwarg, what):
+        """``(jid, return)`` of the runner ``fun`` started with runner_async, polled until done."""
+        started = self._post({"client": "runner_async", "fun": fun, "arg": arg, "kwarg": kwarg})
         jid = started.get("jid") if isinstance(started, dict) else None
         if not jid:
-            raise SaltError(f"salt-api: state.orch {mods} was not started: {str(started)[:300]}")
+            raise SaltError(f"salt-api: {what} was not started: {str(started)[:300]}")
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             found = self._post({"client": "runner", "fun": "jobs.lookup_jid", "jid": jid})
             if found:
-                return {"jid": jid, "success": _orch_success(found), "return": found}
+                return jid, found
             time.sleep(POLL_SECONDS)
-        raise SaltError(f"salt-api: state.orch {mods} (jid {jid}) did not finish in {self.timeout}s")
+        raise SaltError(f"salt-api: {what} (jid {jid}) did not finish in {self.timeout}s")
+
+    def _orch(self, mods, pillar):
+        jid, found = self._run_async("state.orch", [mods], {"pillar": pillar}, f"state.orch {mods}")
+        return {"jid": jid, "success": _orch_success(found), "return": found}
+
+    def copies(self, items):
+        _, found = self._run_async("jetson.working_copies", [], {"copies": list(items)},
+                                   "jetson.working_copies")
+        return _copies_answer(found)
 
     def switch(self, boards):
         return self._orch("jetson.switch", _orch_pillar_switch(boards))
@@ -183,6 +197,16 @@ def _board_rows(result):
     if not isinstance(result, dict) or not all(isinstance(v, dict) for v in result.values()):
         raise SaltError(f"jetson.status gave no board table: {str(result)[:300]}")
     return result
+
+
+def _copies_answer(result):
+    """``jetson.working_copies``' answer, checked: ``{"done": {copy: ...}, "failed": {copy: reason}}``
+    (a copy that failed is the farm's answer, not an error of the call)."""
+    if isinstance(result, dict) and isinstance(result.get("done"), dict) and isinstance(
+            result.get("failed", {}), dict):
+        return {"done": result["done"], "failed": result.get("failed") or {}}
+    error = result.get("error") if isinstance(result, dict) else None
+    raise SaltError(f"jetson.working_copies failed: {error or str(result)[:300]}")
 
 
 def board_errors(orch_return):

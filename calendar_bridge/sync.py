@@ -17,6 +17,7 @@ from calendar_bridge.salt_gateway import board_errors
 from calendar_bridge.text import one_line
 from calendar_bridge.writeback import TargetMissing, apply_status, status_block
 from jetson_farm.errors import JetsonError
+from jetson_farm.rootfs.templates import copy_for
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ class Run:
     jids: list = field(default_factory=list)
     outcome_jids: dict = field(default_factory=dict)  # occurrence key -> jid of its switch
     errors: list = field(default_factory=list)
+    copies: list = field(default_factory=list)  # the bookings whose user needs a working copy
+    copied: list = field(default_factory=list)  # what making them answered, one dict per copy
     written: int = 0
     pending: int = 0
 
@@ -69,7 +72,19 @@ class Bridge:
         plan = D.decide(now, horizon, reading.bookings, reading.refusals, status, rows, first_seen,
                         self.zone, unread=reading.unread)
         return Run(now=now, horizon=horizon, reading=reading, status=status, plan=plan,
-                   errors=list(reading.errors))
+                   errors=list(reading.errors), copies=self.copies_needed(now, reading, first_seen))
+
+    def copies_needed(self, now, reading, first_seen):
+        """The bookings (one per working copy, the soonest) of a shared image by a user who boots
+        their own copy of it: made at this sync, ahead of the slot, so the switch never waits."""
+        live = [b for b in reading.bookings if b.occurrence.end > now]
+        accepted, _ = D.split_conflicts(live, first_seen, self.zone)
+        needed = {}
+        for booking in sorted(accepted, key=lambda b: b.occurrence.start):
+            copy = copy_for(self.inventory, booking.user, booking.image)
+            if copy and copy not in needed:
+                needed[copy] = booking
+        return list(needed.values())
 
     # -- acting ------------------------------------------------------------------------------
 
@@ -77,6 +92,8 @@ class Bridge:
         """Act on ``run``'s plan; returns ``run`` with its outcomes."""
         for item in run.reading.bookings + run.reading.refusals:
             self.ledger.see(item.occurrence, run.now)
+        if run.copies:
+            self._make_copies(run)
         if run.plan.switch:
             self._switch(run)
         if run.plan.release:
@@ -85,6 +102,32 @@ class Bridge:
             self._record(run, mark)
         self._write_back(run)
         return run
+
+    def _make_copies(self, run):
+        """Have the farm make (or find) every working copy of ``run.copies``, before any switch."""
+        items = [{"template": b.image, "user": b.user, "board": b.board} for b in run.copies]
+        for b in run.copies:
+            log.info("working copy %s/%s of %s for %s on %s from %s: asking the farm", b.user,
+                     b.image.split("/", 1)[1], b.image, b.user, b.board, _local_time(b, self.zone))
+        try:
+            result = self.salt.copies(items)
+        except SaltError as err:
+            run.errors.append(f"the working copies could not be made: {err}")
+            log.error("the working copies could not be made: %s", err)
+            return
+        for b in run.copies:
+            copy = f"{b.user}/{b.image.split('/', 1)[1]}"
+            item = {"image": copy, "template": b.image, "board": b.board, "user": b.user,
+                    "start": b.occurrence.start.isoformat()}
+            if copy in (result.get("done") or {}):
+                item.update(result["done"][copy], ok=True)
+                log.info("working copy %s: %s", copy, item.get("comment"))
+            else:
+                reason = (result.get("failed") or {}).get(copy, "no answer")
+                item.update(ok=False, comment=reason)
+                run.errors.append(f"working copy {copy} of {b.image} (booked on {b.board}): {reason}")
+                log.error("working copy %s of %s: %s", copy, b.image, reason)
+            run.copied.append(item)
 
     def _switch(self, run):
         boards = {b: {"image": k.image, "user": k.user} for b, k in run.plan.switch.items()}
@@ -198,8 +241,9 @@ class Bridge:
 
 def _switch_outcome(booking, board_status, error=None):
     state, image = board_status.get("state"), board_status.get("image")
-    if state == "up" and image == booking.image:
-        return D.READY, ""
+    on = D.running(board_status, booking.user, booking.image)
+    if state == "up" and on:
+        return D.READY, "" if on == booking.image else f"on {on}, your own copy of {booking.image}"
     why = f": {error}" if error else f" (the board is {state})"
     if state in ("failed", "quarantined"):
         return D.FAILED, f"the switch of {booking.board} to {booking.image} failed{why}; " \
@@ -208,6 +252,10 @@ def _switch_outcome(booking, board_status, error=None):
         return D.SCHEDULED, f"{booking.board} is still switching"
     return D.FAILED, (f"{booking.board} did not come up with {booking.image} "
                       f"(state {state or 'unknown'}, image {image or 'none'})")
+
+
+def _local_time(booking, zone):
+    return f"{booking.occurrence.start.astimezone(zone):%a %Y-%m-%d %H:%M}"
 
 
 def _describe(mark, row, zone):
@@ -240,6 +288,10 @@ def summary_of(run, dry_run=False):
         "outcomes": [{"key": m.key, "status": m.status, "reason": m.reason} for m in run.outcomes],
         "counts": counts,
         "jids": run.jids,
+        "copies": run.copied,
+        "copies_needed": [{"image": f"{b.user}/{b.image.split('/', 1)[1]}", "template": b.image,
+                           "user": b.user, "board": b.board, "start": b.occurrence.start.isoformat()}
+                          for b in run.copies],
         "errors": run.errors,
         "written": run.written,
         "pending": run.pending,
@@ -247,7 +299,9 @@ def summary_of(run, dry_run=False):
     }
     line = (f"{'dry run' if dry_run else 'sync'} at {run.now.isoformat()}: "
             f"{len(run.reading.bookings)} bookings, {len(run.reading.refusals)} refused; "
-            f"switch {len(run.plan.switch)}, release {len(run.plan.release)}; "
+            + (f"copies {sum(1 for c in run.copied if c['ok'] and c.get('made'))} made, "
+               f"{sum(1 for c in run.copied if c['ok'] and not c.get('made'))} ready; " if run.copied else "")
+            + f"switch {len(run.plan.switch)}, release {len(run.plan.release)}; "
             + "".join(f"{k} {v}, " for k, v in sorted(counts.items()))
             + f"unchanged {run.plan.unchanged}; written {run.written}, pending {run.pending}"
             + (f"; {len(run.errors)} errors" if run.errors else ""))

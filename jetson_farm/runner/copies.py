@@ -16,6 +16,8 @@ from jetson_farm.rootfs.templates import copy_for
 
 log = logging.getLogger(__name__)
 
+COPY_TIMEOUT = 6 * 3600  # a full copy of a large template on slow disks (jetson_farm/rootfs/clone.py)
+
 
 def plan(inventory, switches):
     """Point each switch of a template at its user's working copy; those that need one."""
@@ -85,3 +87,33 @@ def annotate(table, inventory, found):
         row["image_kind"] = entry["kind"] if entry else None
         row["template"] = entry["template"] if entry else None
     return table
+
+
+# -- ahead of a booked slot (salt-run jetson.working_copies, the calendar bridge) -------------
+
+
+def ahead(inventory, ops, items, timeout=COPY_TIMEOUT):
+    """Make (or find) the working copies ``items`` (``[{"template", "user", "board"}]``) on each
+    board's site, one job per site: ``(done, failed)`` keyed by the copy ``user/name``."""
+    done, failed, by_site = {}, {}, {}
+    for item in items:
+        key = f"{item.get('user')}/{str(item.get('template')).rsplit('/', 1)[-1]}"
+        try:
+            board = inventory.board(item.get("board"))
+            if copy_for(inventory, item["user"], item["template"]) is None:
+                raise JetsonError(f"{item['template']} is not a template for {item['user']}")
+            inventory.may_boot(item["user"], item["template"])
+        except (JetsonError, KeyError, TypeError) as err:
+            failed[key] = str(err)
+            continue
+        by_site.setdefault(board.site, []).append(dict(item))
+    for site_name, group in sorted(by_site.items()):
+        minion = inventory.site(site_name).minion
+        try:
+            report = ops.call(minion, "jetson_image.working_copies", group, timeout=timeout)
+        except JetsonError as err:
+            failed.update({f"{i['user']}/{i['template'].rsplit('/', 1)[-1]}": str(err) for i in group})
+            continue
+        done.update((report or {}).get("done") or {})
+        failed.update((report or {}).get("failed") or {})
+    return done, failed

@@ -14,7 +14,8 @@ import os
 from jetson_farm import versions as versions_core
 from jetson_farm.errors import JetsonError
 from jetson_farm.inventory import Inventory
-from jetson_farm.runner import admin, copies, history, leases, plan
+from jetson_farm.runner import admin, history, leases, plan
+from jetson_farm.runner import copies as copies_core
 from jetson_farm.runner import quarantine as quarantine_core
 from jetson_farm.runner import status as status_core
 from jetson_farm.runner.db import FarmDB, default_path, parse_time
@@ -185,6 +186,43 @@ def run(kind=None, board=None, image=None, user=None, boards=None, stagger=0):
     return {"result": False, "boards": report, "retcode": 1}
 
 
+
+def working_copies(copies=None, timeout=copies_core.COPY_TIMEOUT):
+    """
+    Make the working copies of shared images (templates) that booked users will boot, ahead of
+    their slot, so that the switch itself never waits for a copy (the calendar bridge calls
+    this at every sync). A copy that exists is used as is; a new one is a reflink clone where
+    the file system can, else a full copy, within the user's quota. Progress: events
+    ``jetson/image/copy/<user>/<name>`` from the site.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run jetson.working_copies \
+            copies='[{"template": "admin/l4t-base", "user": "alice", "board": "jtk3"}]'
+
+    copies
+        A list of ``{"template", "user", "board"}``: the shared image, who boots it, and on which
+        board (its site makes the copy).
+    timeout
+        Seconds to wait for each site (a full copy of a large image takes minutes).
+
+    Returns ``{"result", "done": {"<user>/<name>": {"image", "template", "made", "method",
+    "bytes", "seconds", "comment"}}, "failed": {"<user>/<name>": reason}}``, with ``retcode`` 1
+    when a copy failed.
+    """
+    if not isinstance(copies, list) or not copies or not all(isinstance(item, dict) for item in copies):
+        return _failed("copies= must be a non-empty list of {template, user, board}")
+    try:
+        done, failed = copies_core.ahead(_inventory(), SaltOps(__opts__), copies, timeout=int(timeout))
+    except (JetsonError, ValueError) as err:
+        return _failed(str(err))
+    if failed:
+        __context__["retcode"] = 1
+        return {"result": False, "done": done, "failed": failed, "retcode": 1}
+    return {"result": True, "done": done, "failed": {}}
+
 # -- reading -----------------------------------------------------------------------------------
 
 
@@ -207,7 +245,7 @@ def status():
         present = ops.answering({b.minion for b in inventory.boards.values()})
         with _db().connect() as conn:
             table = status_core.assemble(conn, inventory, states, present)
-        return copies.annotate(table, inventory, copies.catalogs(inventory, ops))
+        return copies_core.annotate(table, inventory, copies_core.catalogs(inventory, ops))
     except JetsonError as err:
         return _failed(str(err))
 
@@ -234,7 +272,7 @@ def images(site=None):
         inventory = _inventory()
         if site is not None:
             inventory.site(site)
-        found = copies.catalogs(inventory, SaltOps(__opts__))
+        found = copies_core.catalogs(inventory, SaltOps(__opts__))
     except JetsonError as err:
         return _failed(str(err))
     missing = sorted(name for name in ([site] if site else inventory.sites) if name not in found)

@@ -1,8 +1,9 @@
 """The bridge wired to a real CalDAV server and a real SMTP sink, for the integration tests.
 
 ``RecordedFarm`` stands in for Salt in the CalDAV-side tests only: it answers ``status``,
-``switch`` and ``release`` as the runner's contract says, with every board coming up at once
-on the image asked, and records the calls. The Salt side itself (the ``local`` and ``api``
+``switch``, ``release`` and ``copies`` as the runner's contract says, with every board coming
+up at once on the image asked (a user's own copy of a shared image, as the switch boots it), and
+records the calls (the copies apart, in ``copy_calls``). The Salt side itself (the ``local`` and ``api``
 gateways, the real runner and lab boards) is tested in test_bridge_salt*.py and the e2e test.
 """
 
@@ -29,10 +30,15 @@ DEFAULT_IMAGE = "admin/factory"  # what a released board runs; no test books it
 
 
 class RecordedFarm:
-    def __init__(self, boards):
+    def __init__(self, boards, templates=()):
         self._jids = itertools.count(1)
-        self.calls = []
+        self.calls, self.copy_calls = [], []
+        self.templates, self.copies_made = set(templates), set()
         self.boards = {b: self._board(DEFAULT_IMAGE, None, "up") for b in boards}
+
+    def _booted(self, image, user):
+        owner, name = image.split("/")
+        return f"{user}/{name}" if image in self.templates and owner != user else image
 
     @staticmethod
     def _board(image, user, state):
@@ -45,8 +51,19 @@ class RecordedFarm:
     def switch(self, boards):
         self.calls.append(("switch", copy.deepcopy(boards)))
         for board, want in boards.items():
-            self.boards[board] = self._board(want["image"], want["user"], "up")
+            self.boards[board] = self._board(self._booted(want["image"], want["user"]), want["user"], "up")
         return {"jid": f"2026112400000{next(self._jids):05d}", "success": True, "return": {}}
+
+    def copies(self, items):
+        self.copy_calls.append(copy.deepcopy(items))
+        done = {}
+        for item in items:
+            image = self._booted(item["template"], item["user"])
+            done[image] = {"image": image, "template": item["template"], "method": "reflink",
+                           "made": image not in self.copies_made, "bytes": 1000, "seconds": 0.1,
+                           "comment": f"{image} ready"}
+            self.copies_made.add(image)
+        return {"done": done, "failed": {}}
 
     def release(self, boards):
         self.calls.append(("release", sorted(boards)))
@@ -81,7 +98,9 @@ class BridgeEnv:
         self.raw_config = raw
         self.config = build(raw)
         self.inventory = load_inventory(self.config)
-        self.salt = salt or RecordedFarm(sorted(self.inventory.boards))
+        self.salt = salt or RecordedFarm(sorted(self.inventory.boards),
+                                         templates=[ref for ref, spec in self.inventory.images.items()
+                                                    if spec.get("shared")])
         self.ledger = Ledger(self.config.ledger)
         self.store = CalendarStore(self.config.caldav_url, "bridge", server.passwords["bridge"], 30)
         self.bridge = Bridge(self.config, self.inventory, self.store, self.salt, self.ledger,

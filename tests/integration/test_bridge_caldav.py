@@ -144,6 +144,23 @@ def test_edited_booking_is_acted_on_again_then_moved_away_is_released(env):
     assert len(env.salt.calls) == 3
 
 
+def test_a_shared_image_is_copied_for_its_user_at_sync_ahead_of_the_slot(env):
+    tomorrow = NINE + timedelta(days=1)
+    env.put("bob", "t", booking_ics("t", tomorrow, tomorrow + timedelta(hours=2), summary="jtk2 l4t-base"))
+    env.put("alice", "n", booking_ics("n", NINE, NINE + timedelta(hours=1), summary="jtk1 l4t-base"))
+    run = env.sync(NIGHT)
+    # Both users' copies are made now, soonest slot first, before the one switch due tonight.
+    assert env.salt.copy_calls == [[{"template": "admin/l4t-base", "user": "alice", "board": "jtk1"},
+                                    {"template": "admin/l4t-base", "user": "bob", "board": "jtk2"}]]
+    assert env.salt.calls == [("switch", {"jtk1": {"image": "admin/l4t-base", "user": "alice"}})]
+    assert [(c["image"], c["ok"], c["made"]) for c in run.copied] == [
+        ("alice/l4t-base", True, True), ("bob/l4t-base", True, True)]
+    assert status_of(env, "alice", "n") == ("ready", "on alice/l4t-base, your own copy of admin/l4t-base")
+    again = env.sync(NIGHT + timedelta(minutes=30))
+    assert [c["made"] for c in again.copied] == [False, False] and len(env.salt.calls) == 1
+    env.sync(NINE + timedelta(hours=1, minutes=5))  # alice's slot is over: the board running her copy
+    assert env.salt.calls[-1] == ("release", ["jtk1"])
+
 def test_deleted_booking_releases_the_board(env):
     url = env.put("alice", "d", booking_ics("d", NINE, NINE + timedelta(hours=9)))
     env.sync(NIGHT)
