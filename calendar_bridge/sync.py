@@ -251,7 +251,8 @@ def _switch_outcome(booking, board_status, error=None):
     if state == "switching":
         return D.SCHEDULED, f"{booking.board} is still switching"
     return D.FAILED, (f"{booking.board} did not come up with {booking.image} "
-                      f"(state {state or 'unknown'}, image {image or 'none'})")
+                      f"(state {state or 'unknown'}, image {image or 'none'})"
+                      + (f": {error}" if error else ""))
 
 
 def _local_time(booking, zone):
