@@ -209,16 +209,14 @@ def _copies_answer(result):
     raise SaltError(f"jetson.working_copies failed: {error or str(result)[:300]}")
 
 
-def board_errors(orch_return):
-    """``{board: error}`` from an orchestration's return: the runner steps that failed say
-    ``{"board": ..., "error": ...}``; the first error of each board is kept."""
-    errors = {}
+def _board_reports(orch_return):
+    """Every ``{"board": ..., ...}`` dict of an orchestration's return, in order."""
+    found = []
 
     def walk(value):
         if isinstance(value, dict):
-            board, error = value.get("board"), value.get("error")
-            if isinstance(board, str) and isinstance(error, str) and board not in errors:
-                errors[board] = error
+            if isinstance(value.get("board"), str):
+                found.append(value)
             for item in value.values():
                 walk(item)
         elif isinstance(value, list):
@@ -226,7 +224,24 @@ def board_errors(orch_return):
                 walk(item)
 
     walk(orch_return)
+    return found
+
+
+def board_errors(orch_return):
+    """``{board: error}`` from an orchestration's return: the runner steps that failed say
+    ``{"board": ..., "error": ...}``; the first error of each board is kept."""
+    errors = {}
+    for report in _board_reports(orch_return):
+        if isinstance(report.get("error"), str):
+            errors.setdefault(report["board"], report["error"])
     return errors
+
+
+def boards_verified(orch_return):
+    """The boards the switch engine saw come up on their switch's marker (``result`` True with a
+    ``switch_id``): the strongest word there is that a board runs what it was switched to."""
+    return {report["board"] for report in _board_reports(orch_return)
+            if report.get("result") is True and report.get("switch_id") and "error" not in report}
 
 
 def _orch_success(found):

@@ -13,7 +13,7 @@ from calendar_bridge import decide as D
 from calendar_bridge.errors import CalendarError, SaltError
 from calendar_bridge.mail import compose, compose_admin
 from calendar_bridge.reader import read_calendars
-from calendar_bridge.salt_gateway import board_errors
+from calendar_bridge.salt_gateway import board_errors, boards_verified
 from calendar_bridge.text import one_line
 from calendar_bridge.writeback import TargetMissing, apply_status, status_block
 from jetson_farm.errors import JetsonError
@@ -140,8 +140,10 @@ class Bridge:
             return  # nothing recorded: the next run tries again
         run.jids.append(result["jid"])
         errors = board_errors(result.get("return"))
+        verified = boards_verified(result.get("return"))
         for board, booking in sorted(run.plan.switch.items()):
-            status, reason = _switch_outcome(booking, after.get(board) or {}, errors.get(board))
+            status, reason = _switch_outcome(booking, after.get(board) or {}, errors.get(board),
+                                             verified=board in verified)
             run.outcomes.append(D.Mark(booking.key, status, reason, D.booking_hash(booking),
                                        booking=booking))
             run.outcome_jids[booking.key] = result["jid"]
@@ -239,10 +241,12 @@ class Bridge:
             run.pending += len(rows)
 
 
-def _switch_outcome(booking, board_status, error=None):
+def _switch_outcome(booking, board_status, error=None, verified=False):
     state, image = board_status.get("state"), board_status.get("image")
     on = D.running(board_status, booking.user, booking.image)
-    if state == "up" and on:
+    # "down" here may be a minion too slow for jetson.status's short ping (a board still busy
+    # after its boot); the engine's own check of the switch's marker a moment ago outweighs it.
+    if on and (state == "up" or (state == "down" and verified)):
         return D.READY, "" if on == booking.image else f"on {on}, your own copy of {booking.image}"
     why = f": {error}" if error else f" (the board is {state})"
     if state in ("failed", "quarantined"):

@@ -3,7 +3,7 @@
 import pytest
 
 from calendar_bridge.errors import SaltError
-from calendar_bridge.salt_gateway import ApiSalt, LocalSalt, _board_rows, board_errors
+from calendar_bridge.salt_gateway import ApiSalt, LocalSalt, _board_rows, board_errors, boards_verified
 from tests.caldav_servers import free_port
 
 
@@ -17,6 +17,15 @@ def test_board_errors_come_from_the_failed_steps():
         "salt_|-jetson-jtk2-0-lease_|-jetson.step_|-runner": {
             "result": True, "changes": {"return": {"board": "jtk2", "lease": "taken"}}}}}}
     assert board_errors(orch) == {"jtk1": "jtk1: step down failed: still up"}
+
+
+def test_verified_boards_are_those_the_engine_saw_up_on_their_marker():
+    orch = {"data": {"master": {"jetson_boards_|-switch_|-switch_|-switched": {"changes": {"boards": [
+        {"board": "jvm1", "result": True, "switch_id": "jvm1-1", "image": "alice/red"},
+        {"board": "jvm2", "result": False, "switch_id": "jvm2-1", "error": "did not come up"},
+        {"board": "jvm3", "result": True, "switch_id": None, "image": None}]}}}}}
+    assert boards_verified(orch) == {"jvm1"}
+    assert board_errors(orch) == {"jvm2": "did not come up"}
 
 
 def test_status_answer_is_checked():
