@@ -63,11 +63,13 @@ def _fire(bus, s, data, seconds):
 # -- telling templates from working copies (salt-run jetson.status, jetson.images) ------------
 
 
-def catalogs(inventory, ops):
-    """``{site: {image: entry}}`` from every site's ``jetson_image.catalog``; a site that does not
-    answer gives none."""
+def catalogs(inventory, ops, only=None):
+    """``{site: {image: entry}}`` from every site's (or the sites ``only``'s) ``jetson_image.catalog``;
+    a site that does not answer gives none."""
     found = {}
     for site in inventory.sites.values():
+        if only is not None and site.name not in only:
+            continue
         try:
             listed = ops.call(site.minion, "jetson_image.catalog", timeout=30)
         except JetsonError as err:

@@ -245,7 +245,9 @@ def status():
         present = ops.answering({b.minion for b in inventory.boards.values()})
         with _db().connect() as conn:
             table = status_core.assemble(conn, inventory, states, present)
-        return copies_core.annotate(table, inventory, copies_core.catalogs(inventory, ops))
+        # Only the sites that answered: a silent one has cost its timeout once already.
+        answered = {inventory.boards[board].site for board in states if board in inventory.boards}
+        return copies_core.annotate(table, inventory, copies_core.catalogs(inventory, ops, only=answered))
     except JetsonError as err:
         return _failed(str(err))
 
