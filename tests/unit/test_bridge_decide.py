@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from calendar_bridge.booking import Booking, Refusal
-from calendar_bridge.decide import booking_hash, decide
+from calendar_bridge.decide import booking_hash, decide, running
 from calendar_bridge.ledger import Row
 from calendar_bridge.occurrences import Occurrence
 
@@ -128,3 +128,19 @@ def test_refusal_written_once():
 def test_slot_beyond_the_horizon_waits():
     tomorrow = booking("t", start=23, hours=2)
     assert run([tomorrow]).switch == {}
+
+
+def test_a_board_on_the_users_copy_of_the_booked_template_runs_the_booking():
+    b = booking("a", image="admin/l4t-base")
+    on_copy = {"jtk1": {"state": "up", "image": "alice/l4t-base", "user": "alice"}}
+    plan = run([b], status=on_copy)
+    assert plan.switch == {} and statuses(plan) == {
+        "a": ("ready", "on alice/l4t-base, your own copy of admin/l4t-base")}
+    # bob's copy, or another image of the name, is not alice's booking: switch.
+    for image in ("bob/l4t-base", "admin/l4t-base-jtk1"):
+        assert set(run([b], status={"jtk1": {"state": "up", "image": image}}).switch) == {"jtk1"}
+    ended = row(b, "ready", end=NOW - timedelta(hours=1))
+    assert set(run([], status=on_copy, rows=[ended]).release) == {"jtk1"}
+    assert running({"image": "admin/l4t-base"}, "admin", "admin/l4t-base") == "admin/l4t-base"
+    assert running({"image": "admin/l4t-base"}, "alice", "alice/l4t-base") is None
+    assert running({}, "alice", "admin/l4t-base") is None
