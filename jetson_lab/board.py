@@ -31,9 +31,11 @@ READY_LINE = b"Minion is ready to receive requests!"
 class LabBoard:
     """A board of the lab; every public method is thread-safe."""
 
-    def __init__(self, name, index, nfsroot, net, nfs_port, run_dir, boot_retry=2.0, reboot_down=2.0):
+    def __init__(self, name, index, nfsroot, net, nfs_port, run_dir, boot_retry=2.0, reboot_down=2.0,
+                 server=None):
         self.name, self.index, self.nfsroot = name, index, nfsroot
         self.net, self.nfs_port = net, nfs_port
+        self.server = server or net.bridge_addr  # its site's NFS address
         self.run_dir = pathlib.Path(run_dir)
         self.control_socket = self.run_dir / "control.sock"
         self.boot_retry, self.reboot_down = boot_retry, reboot_down
@@ -173,7 +175,7 @@ class LabBoard:
         if "no_boot" in self.faults:
             raise BootFailed(f"board {self.name} does not boot (fault no_boot)")
         ns = self.net.netns(self.name)
-        files = boot.read_boot_files(ns, self.net.bridge_addr, self.nfs_port, self.nfsroot)
+        files = boot.read_boot_files(ns, self.server, self.nfs_port, self.nfsroot)
         with self._lock:
             if generation != self._generation:
                 return
@@ -182,7 +184,7 @@ class LabBoard:
             log_dir = self.run_dir / "log"
             self._holder = _spawn(
                 ["ip", "netns", "exec", ns, sys.executable, "-m", "jetson_lab.nfs_session",
-                 self.net.bridge_addr, str(self.nfs_port)], log_dir / "nfs-session.log")
+                 self.server, str(self.nfs_port)], log_dir / "nfs-session.log")
             bindir = pathlib.Path(sys.executable).parent
             minion_log = log_dir / "minion"
             self._log_offset = minion_log.stat().st_size if minion_log.exists() else 0

@@ -2,7 +2,7 @@
 
 ::
 
-    jetson-lab up [--name demo | --dir DIR] [--boards N] [--vm-boards N] [--no-wait]
+    jetson-lab up [--name demo | --dir DIR] [--boards N] [--vm-boards N] [--sites N] [--no-wait]
     jetson-lab status [--name demo | --dir DIR] [--json]
     jetson-lab down [--name demo | --dir DIR] [--purge]
     jetson-lab power BOARD on|off|cycle|status [--name demo | --dir DIR]
@@ -38,6 +38,9 @@ def _parser():
     cmd.add_argument("--boards", type=int, default=None, help="number of boards (default 3, or as before)")
     cmd.add_argument("--vm-boards", type=int, default=None,
                      help="number of QEMU boards booting Linux over NFS (default 0, or as before)")
+    cmd.add_argument("--sites", type=int, default=None,
+                     help="site servers, each with its own minion, store and Ganesha; the boards are "
+                          "shared out among them (default 1, or as before)")
     cmd.add_argument("--no-wait", action="store_true", help="do not wait for the boards' minions")
     cmd = add("status", "boards, power, ping, minion up")
     cmd.add_argument("--json", action="store_true")
@@ -55,9 +58,11 @@ def _parser():
 def _print_status(data):
     print(f"lab {data['lab']} at {data['dir']}; daemons: "
           + ", ".join(f"{k} {'up' if v else 'down'}" for k, v in data["daemons"].items()))
-    print(f"{'board':8} {'power':5} {'ip':14} {'ping':5} {'minion':14} {'up':4} faults")
+    print("sites: " + ", ".join(f"{site} (NFS at {address})" for site, address in data["sites"].items()))
+    print(f"{'board':8} {'site':6} {'power':5} {'ip':14} {'ping':5} {'minion':14} {'up':4} faults")
     for row in data["boards"]:
-        print(f"{row['board']:8} {row['power']:5} {row['ip']:14} {'yes' if row['ping'] else 'no':5} "
+        print(f"{row['board']:8} {row['site']:6} {row['power']:5} {row['ip']:14} "
+              f"{'yes' if row['ping'] else 'no':5} "
               f"{row.get('minion', '?'):14} {'yes' if row['minion_up'] else 'no':4} "
               f"{','.join(row.get('faults', [])) or '-'}")
         if row.get("boot_error"):
@@ -72,7 +77,7 @@ def main(argv=None):
     try:
         if args.command == "up":
             result = farm.up(lab_dir, boards=args.boards, name=args.name if not args.dir else None,
-                             wait=not args.no_wait, vm_boards=args.vm_boards)
+                             wait=not args.no_wait, vm_boards=args.vm_boards, sites=args.sites)
             print(json.dumps(result, indent=2))
         elif args.command == "status":
             data = farm.status(lab_dir)

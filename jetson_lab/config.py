@@ -10,6 +10,8 @@
     LAB_DIR/pillar/             top.sls and jetson.sls
     LAB_DIR/site/               the site root: images/, boards/<b>/identity/, state/
     LAB_DIR/nfsroot/<board>/    each board's nfsroot
+    LAB_DIR/site02/, LAB_DIR/sites/site02/{root,ganesha}/   a second site (``sites: 2``): its
+                                minion's config dir, its site root and its own Ganesha
     LAB_DIR/run/<board>/        each board's runtime dir ("RAM"): config, keys, logs; a VM board's
                                 kernel, QMP socket and serial console logs
     LAB_DIR/pids/               pid files of the lab's daemons
@@ -43,6 +45,7 @@ class LabConfig:
     vm_cpus: int = 2
     vm_memory: int = 1024  # MiB
     vm_rootdelay: int = 10  # NFS mount tries before the VM's kernel panics
+    sites: int = 1  # site servers: site01 (the boards' first share, VM boards), site02, ...
 
     @classmethod
     def read(cls, lab_dir):
@@ -96,6 +99,36 @@ class LabConfig:
     @property
     def pid_dir(self):
         return self.path / "pids"
+
+    # -- sites: site01 keeps the one-site paths; each further site has its own folder ----------
+
+    @property
+    def site_names(self):
+        return [f"site{number:02d}" for number in range(1, self.sites + 1)]
+
+    def site_of(self, board):
+        """The site serving ``board``: process boards in equal consecutive shares, VM boards site01."""
+        if board in self.vm_boards:
+            return SITE_MINION
+        share = -(-len(self.boards) // self.sites)
+        return self.site_names[self.boards.index(board) // share]
+
+    def boards_of(self, site):
+        return [b for b in self.all_boards if self.site_of(b) == site]
+
+    def minion_dir(self, site):
+        """The site minion's config dir (``salt-call -c``)."""
+        return self.path / site
+
+    def site_root_of(self, site):
+        return self.site_root if site == SITE_MINION else self.path / "sites" / site / "root"
+
+    def ganesha_dir_of(self, site):
+        return self.ganesha_dir if site == SITE_MINION else self.path / "sites" / site / "ganesha"
+
+    def site_address(self, site):
+        """Where the site's Ganesha listens: site01 on the bridge address, site0N on ``.N``."""
+        return self.network.site_addr(self.site_names.index(site) + 1)
 
     def nfsroot(self, board):
         return str(self.path / "nfsroot" / board)

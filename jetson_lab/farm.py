@@ -4,7 +4,9 @@
 bridge address, the salt-master, the site minion ``site01``, the pillar, the boards'
 identities and the seed images, each board's default image at its nfsroot (through
 ``jetson_rootfs.swap`` and ``jetson_nfs.export`` on site01), the supervisor, and powers the
-boards on. ``down`` stops all of it and removes every namespace, veth and the bridge.
+boards on. With ``sites=2`` there is a second site server ``site02``: its own minion, store and
+Ganesha (on the bridge's second address), serving the second half of the boards. ``down``
+stops all of it and removes every namespace, veth and the bridge.
 """
 
 import logging
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BASE = "/var/lib/jetson-lab"
 READY_TIMEOUT = 120
+MAX_SITES = 9  # each site's address is .N on the bridge, below the boards' .11 and up
 SEED_SWITCH_ID = "lab-seed"
 
 
@@ -36,21 +39,26 @@ def lab_dir_for(name=None, directory=None):
     return str(pathlib.Path(DEFAULT_BASE) / (name or "demo"))
 
 
-def load_or_create(lab_dir, boards, name=None, vm_boards=None):
+def load_or_create(lab_dir, boards, name=None, vm_boards=None, sites=None):
     """The lab's config: read from lab.json, or chosen now (tag, free subnet) and written."""
     path = pathlib.Path(lab_dir)
     wanted = [f"jtk{i}" for i in range(1, boards + 1)] if boards else None
     wanted_vms = [f"jvm{i}" for i in range(1, vm_boards + 1)] if vm_boards is not None else None
+    if sites is not None and not 1 <= sites <= MAX_SITES:
+        raise LabError(f"a lab has 1 to {MAX_SITES} sites, not {sites}")
     if (path / "lab.json").is_file():
         config = LabConfig.read(lab_dir)
-        changes = {key: value for key, value in (("boards", wanted), ("vm_boards", wanted_vms))
+        asked = (("boards", wanted), ("vm_boards", wanted_vms), ("sites", sites))
+        changes = {key: value for key, value in asked
                    if value is not None and value != getattr(config, key)}
         if changes:
             if _supervisor_pid(config):
-                asked = ", ".join(f"{len(value)} {key.replace('_', ' ')}" for key, value in changes.items())
+                asked = ", ".join(f"{value if key == 'sites' else len(value)} {key.replace('_', ' ')}"
+                                  for key, value in changes.items())
+                on_sites = f" on {config.sites} sites" if config.sites > 1 or "sites" in changes else ""
                 raise LabError(f"lab {config.name} at {lab_dir} is up with {len(config.boards)} boards "
-                               f"and {len(config.vm_boards)} VM boards; run jetson-lab down first to "
-                               f"change it to {asked}")
+                               f"and {len(config.vm_boards)} VM boards{on_sites}; run jetson-lab down first "
+                               f"to change it to {asked}")
             for key, value in changes.items():
                 setattr(config, key, value)
             config.write()
@@ -58,7 +66,10 @@ def load_or_create(lab_dir, boards, name=None, vm_boards=None):
     path.mkdir(parents=True, exist_ok=True)
     tag = network.lab_tag(str(path))
     config = LabConfig(name=name or path.name, dir=str(path), boards=wanted or ["jtk1", "jtk2", "jtk3"],
-                       tag=tag, subnet_octet=network.pick_subnet_octet(tag), vm_boards=wanted_vms or [])
+                       tag=tag, subnet_octet=network.pick_subnet_octet(tag), vm_boards=wanted_vms or [],
+                       sites=sites or 1)
+    if len(config.boards) < config.sites:
+        raise LabError(f"{config.sites} sites need at least {config.sites} boards, not {len(config.boards)}")
     config.write()
     return config
 
@@ -73,22 +84,25 @@ def _supervisor_pid(config):
 
 
 
-def up(lab_dir, boards=3, name=None, wait=True, vm_boards=None):
+def up(lab_dir, boards=3, name=None, wait=True, vm_boards=None, sites=None):
     """Bring the lab up (or complete it); a summary dict."""
-    config = load_or_create(lab_dir, boards, name, vm_boards)
+    config = load_or_create(lab_dir, boards, name, vm_boards, sites)
     net = config.network
-    network.create_bridge(net)
+    network.create_bridge(net, config.sites)
     for index, board in enumerate(config.boards, start=1):
         network.create_board_netns(net, board, index)
         pathlib.Path(config.nfsroot(board)).mkdir(parents=True, exist_ok=True)
     vm_farm.prepare(config)
     saltconf.write_configs(config)
-    seed.write_pillar(config, seed.lab_pillar(config, ganesha_for(config).dbus_address))
-    accept_site_minion(config)
+    seed.write_pillar(config, seed.lab_pillar(
+        config, {site: ganesha_for(config, site).dbus_address for site in config.site_names}))
+    for site in config.site_names:
+        accept_site_minion(config, site)
     seed.ensure_images(config)
     if not _supervisor_pid(config):
         # A new supervisor starts with every board off; clear what a dead one may have left.
-        _kill_stray_ganesha(config)
+        for site in config.site_names:
+            _kill_stray_ganesha(config.ganesha_dir_of(site))
         _kill_netns_processes(config)
         vm_farm.kill_stray_qemu(config)
     # The supervisor runs the lab's Ganesha, which the site minion's exports need.
@@ -98,15 +112,8 @@ def up(lab_dir, boards=3, name=None, wait=True, vm_boards=None):
     _wait_socket(config.socket_path)
     daemons.start("salt-master", [str(saltconf.BIN / "salt-master"), "-c", str(config.master_dir)],
                   _pid_file(config, "master"), config.path / "logs" / "master.out")
-    site_log = config.site_dir / "log" / "minion"
-    site_log_offset = site_log.stat().st_size if site_log.exists() else 0
-    site_was_running = bool(daemons.read_pid(_pid_file(config, "site01")))
-    daemons.start("site minion", [str(saltconf.BIN / "salt-minion"), "-c", str(config.site_dir)],
-                  _pid_file(config, "site01"), config.path / "logs" / "site01.out")
-    log.info("lab %s: waiting for the site minion", config.name)
-    if not site_was_running:
-        wait_for_log_line(site_log, site_log_offset, READY_TIMEOUT, "the site minion")
-    wait_for_minions(config, [SITE_MINION], READY_TIMEOUT)
+    with ThreadPoolExecutor(max_workers=MAX_SITES) as pool:
+        list(pool.map(lambda site: start_site_minion(config, site), config.site_names))
     log.info("lab %s: syncing modules", config.name)
     sync_modules(config)
     if config.vm_boards:
@@ -126,9 +133,27 @@ def up(lab_dir, boards=3, name=None, wait=True, vm_boards=None):
             "bridge": net.bridge, "address": net.bridge_addr, "gaps": gaps}
 
 
-def accept_site_minion(config):
-    public = saltconf.ensure_key_pair(config.site_dir / "pki")
-    saltconf.accept_key(config, SITE_MINION, public)
+def accept_site_minion(config, site=SITE_MINION):
+    public = saltconf.ensure_key_pair(config.minion_dir(site) / "pki")
+    saltconf.accept_key(config, site, public)
+
+
+def start_site_minion(config, site=SITE_MINION):
+    """Start site ``site``'s minion unless it runs; wait until it answers through the master."""
+    site_log = config.minion_dir(site) / "log" / "minion"
+    site_log_offset = site_log.stat().st_size if site_log.exists() else 0
+    site_was_running = bool(daemons.read_pid(_pid_file(config, site)))
+    argv = [str(saltconf.BIN / "salt-minion"), "-c", str(config.minion_dir(site))]
+    daemons.start(f"site minion {site}", argv, _pid_file(config, site), config.path / "logs" / f"{site}.out")
+    log.info("lab %s: waiting for the site minion %s", config.name, site)
+    if not site_was_running:
+        wait_for_log_line(site_log, site_log_offset, READY_TIMEOUT, f"the site minion {site}")
+    wait_for_minions(config, [site], READY_TIMEOUT)
+
+
+def stop_site_minion(config, site):
+    """Stop site ``site``'s minion (a site server that went down); True if it ran."""
+    return daemons.stop(f"site minion {site}", _pid_file(config, site), wait=3)
 
 
 def salt(config, args, timeout=120, static=False):
@@ -192,9 +217,10 @@ def sync_modules(config):
         code, _, out = salt_run(config, args)
         if code != 0:
             raise LabError(f"salt-run {' '.join(args)} failed: {out.strip()[-500:]}")
-    code, _, out = salt(config, [SITE_MINION, "saltutil.sync_all"])
-    if code != 0:
-        raise LabError(f"salt {SITE_MINION} saltutil.sync_all failed: {out.strip()[-500:]}")
+    for site in config.site_names:
+        code, _, out = salt(config, ["-t", "300", site, "saltutil.sync_all"], timeout=600)
+        if code != 0:
+            raise LabError(f"salt {site} saltutil.sync_all failed: {out.strip()[-500:]}")
 
 
 def enroll_boards(config):
@@ -204,8 +230,10 @@ def enroll_boards(config):
     public key accepted on the master) where it exists; else generated here and written into the
     master's pki_dir. Boards keep their identity across ``up``.
     """
-    todo = [b for b in config.all_boards
-            if not (config.site_root / "boards" / b / "identity" / "minion.pem").is_file()]
+    def identity(board):
+        return config.site_root_of(config.site_of(board)) / "boards" / board / "identity"
+
+    todo = [b for b in config.all_boards if not (identity(b) / "minion.pem").is_file()]
     if not todo:
         return
 
@@ -233,23 +261,25 @@ def place_default_images(config):
         log.warning("%s", gap)
         return [gap]
     def place(board):
+        site = config.site_of(board)
         if not any(pathlib.Path(config.nfsroot(board)).iterdir()):
-            _site_call(config, ["jetson_nfs.unexport", board])
+            _site_call(config, site, ["jetson_nfs.unexport", board])
             image = vm_farm.default_image(board) if board in config.vm_boards else seed.default_image(board)
-            _site_call(config, ["jetson_rootfs.swap", board, image,
-                                f"switch_id={SEED_SWITCH_ID}"])
-        _site_call(config, ["jetson_nfs.export", board])
+            _site_call(config, site, ["jetson_rootfs.swap", board, image,
+                                      f"switch_id={SEED_SWITCH_ID}"])
+        _site_call(config, site, ["jetson_nfs.export", board])
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(place, config.all_boards))
     return []
 
 
-def _site_call(config, args):
-    code, data, out = salt(config, [SITE_MINION, *args], timeout=600)
+def _site_call(config, site, args):
+    # -t: a site job on a busy machine may take longer than the CLI's default 5 s.
+    code, data, out = salt(config, ["-t", "300", site, *args], timeout=600)
     if code != 0:
-        raise LabError(f"salt {SITE_MINION} {' '.join(args)} failed: {out.strip()[-800:]}")
-    return (data or {}).get(SITE_MINION)
+        raise LabError(f"salt {site} {' '.join(args)} failed: {out.strip()[-800:]}")
+    return (data or {}).get(site)
 
 
 def _wait_socket(path, timeout=60):
@@ -277,11 +307,13 @@ def status(lab_dir):
                           timeout=30, static=True)
         answered = data or {}
     for row in rows:
+        row["site"] = config.site_of(row["board"])
         row["ping"] = ping(row["ip"])
         row["minion_up"] = answered.get(row["board"]) is True
-    return {"lab": config.name, "dir": config.dir, "boards": rows, "daemons": {
-        name: bool(daemons.read_pid(_pid_file(config, name)))
-        for name in ("master", "site01", "supervisor")}}
+    return {"lab": config.name, "dir": config.dir, "boards": rows,
+            "sites": {site: config.site_address(site) for site in config.site_names}, "daemons": {
+                name: bool(daemons.read_pid(_pid_file(config, name)))
+                for name in ("master", *config.site_names, "supervisor")}}
 
 
 def ping(address):
@@ -297,9 +329,11 @@ def down(lab_dir, purge=False):
         return {"dir": str(path), "stopped": [], "removed": []}
     config = LabConfig.read(lab_dir)
     # The minions' own SIGTERM shutdown can take ~10 s; nothing of theirs needs saving.
-    stopped = [name for name, wait in (("supervisor", 15), ("site01", 3), ("master", 10))
+    stopped = [name for name, wait in (("supervisor", 15), *((site, 3) for site in config.site_names),
+                                       ("master", 10))
                if daemons.stop(name, _pid_file(config, name), wait=wait)]
-    _kill_stray_ganesha(config)
+    for site in config.site_names:
+        _kill_stray_ganesha(config.ganesha_dir_of(site))
     _kill_netns_processes(config)
     vm_farm.kill_stray_qemu(config)
     removed = network.destroy(config.network, config.boards)
@@ -308,17 +342,17 @@ def down(lab_dir, purge=False):
     return {"dir": str(path), "stopped": stopped, "removed": removed}
 
 
-def _kill_stray_ganesha(config):
+def _kill_stray_ganesha(ganesha_dir):
     """The Ganesha and dbus-daemon of a supervisor that was killed hard: found by this lab's own
     pid file and bus config path, never by a process name alone."""
     try:
-        pid = int((config.ganesha_dir / "ganesha.pid").read_text().split()[0])
+        pid = int((ganesha_dir / "ganesha.pid").read_text().split()[0])
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            if str(config.ganesha_dir / "ganesha.conf").encode() in handle.read():
+            if str(ganesha_dir / "ganesha.conf").encode() in handle.read():
                 os.kill(pid, signal.SIGKILL)
     except (OSError, ValueError, IndexError):
         pass
-    bus_conf = f"--config-file={config.ganesha_dir / 'bus.conf'}".encode()
+    bus_conf = f"--config-file={ganesha_dir / 'bus.conf'}".encode()
     for proc in pathlib.Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue

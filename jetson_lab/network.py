@@ -53,6 +53,10 @@ class LabNetwork:
     def bridge_addr(self):
         return f"{SUBNET_BASE}.{self.subnet_octet}.1"
 
+    def site_addr(self, number):
+        """Site ``number``'s NFS address: the bridge address for the first, ``.N`` for the N-th."""
+        return self.bridge_addr if number == 1 else f"{SUBNET_BASE}.{self.subnet_octet}.{number}"
+
     def board_addr(self, index):
         return f"{SUBNET_BASE}.{self.subnet_octet}.{10 + index}"
 
@@ -118,13 +122,15 @@ def pick_subnet_octet(tag):
     raise NetworkError(f"no free /24 left in {SUBNET_BASE}.0.0/16 for the lab's bridge")
 
 
-def create_bridge(net):
-    """The bridge with the lab's host address, up. Idempotent."""
+def create_bridge(net, sites=1):
+    """The bridge with the lab's host address (and one more per further site), up. Idempotent."""
     if not link_exists(net.bridge):
         run_ip(["link", "add", net.bridge, "type", "bridge"])
-    addrs = run_ip(["-j", "-4", "addr", "show", "dev", net.bridge]).stdout
-    if net.bridge_addr not in addrs:
-        run_ip(["addr", "add", f"{net.bridge_addr}/24", "dev", net.bridge])
+    addrs = json.loads(run_ip(["-j", "-4", "addr", "show", "dev", net.bridge]).stdout or "[]")
+    have = {info["local"] for link in addrs for info in link.get("addr_info", [])}
+    for number in range(1, sites + 1):
+        if net.site_addr(number) not in have:
+            run_ip(["addr", "add", f"{net.site_addr(number)}/24", "dev", net.bridge])
     run_ip(["link", "set", net.bridge, "up"])
 
 

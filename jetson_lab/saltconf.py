@@ -1,4 +1,4 @@
-"""The lab's salt-master and site minion: their configs, keys, and the CLI calls to them.
+"""The lab's salt-master and site minions: their configs, keys, and the CLI calls to them.
 
 The master listens on the bridge address (default ports), which the boards reach from their
 namespaces and the site minion reaches from the host; being a per-lab address, two labs never
@@ -63,10 +63,10 @@ def master_config(config):
     }
 
 
-def site_minion_config(config):
-    base = str(config.site_dir)
+def site_minion_config(config, site=SITE_MINION):
+    base = str(config.minion_dir(site))
     return {
-        "id": SITE_MINION,
+        "id": site,
         "master": config.network.bridge_addr,
         "root_dir": base,
         "pki_dir": f"{base}/pki",
@@ -86,7 +86,8 @@ def site_minion_config(config):
 
 def write_configs(config):
     write_yaml(config.master_dir / "master", master_config(config))
-    write_yaml(config.site_dir / "minion", site_minion_config(config))
+    for site in config.site_names:
+        write_yaml(config.minion_dir(site) / "minion", site_minion_config(config, site))
     (config.master_dir / "pki" / "minions").mkdir(parents=True, exist_ok=True)
 
 

@@ -30,30 +30,36 @@ def default_image(board):
     return f"{DEFAULT_IMAGE}-{board}"
 
 
-def seed_images(config):
-    """{image: description} of every image a fresh lab holds."""
+def seed_images(config, site=SITE_MINION):
+    """{image: description} of every image a fresh lab holds on ``site``: the seed images on
+    every site, and each board's default image on the board's own site."""
     images = dict(SEED_IMAGES)
     for board in config.boards:
-        images[default_image(board)] = f"L4T base for {board} (jetson-lab seed image)"
+        if config.site_of(board) == site:
+            images[default_image(board)] = f"L4T base for {board} (jetson-lab seed image)"
     return images
 
 
-def lab_pillar(config, ganesha_dbus=""):
-    """The lab's ``jetson`` pillar: site01 on Ganesha, boards on the bridge, power via the lab."""
+def lab_pillar(config, ganesha_dbus=None):
+    """The lab's ``jetson`` pillar: each site on its own Ganesha (``ganesha_dbus``: ``{site:
+    its bus address}``), boards on the bridge, power via the lab."""
     net = config.network
-    nfs = {
-        "backend": "ganesha",
-        "clients": str(net.network),
-        "options": ["rw", "insecure", "no_subtree_check", "async", "no_root_squash"],
-        "ganesha_conf": str(config.ganesha_dir / "jetson.conf"),
-    }
-    if ganesha_dbus:
-        nfs["ganesha_dbus"] = ganesha_dbus
+    sites = {}
+    for site in config.site_names:
+        nfs = {
+            "backend": "ganesha",
+            "clients": str(net.network),
+            "options": ["rw", "insecure", "no_subtree_check", "async", "no_root_squash"],
+            "ganesha_conf": str(config.ganesha_dir_of(site) / "jetson.conf"),
+        }
+        if (ganesha_dbus or {}).get(site):
+            nfs["ganesha_dbus"] = ganesha_dbus[site]
+        sites[site] = {"minion": site, "root": str(config.site_root_of(site)),
+                       "address": config.site_address(site), "nfs": nfs}
     pillar = {
         "master": net.bridge_addr,
         "timezone": "UTC",
-        "sites": {SITE_MINION: {"minion": SITE_MINION, "root": str(config.site_root),
-                                "address": net.bridge_addr, "nfs": nfs}},
+        "sites": sites,
         "defaults": {"image": DEFAULT_IMAGE, "boot_timeout": 60, "down_timeout": 20,
                      "power": {"driver": "lab", "socket": config.socket_path}},
         "boards": {},
@@ -69,7 +75,7 @@ def lab_pillar(config, ganesha_dbus=""):
                                                   "description": f"L4T base for {board}"}
     for index, board in enumerate(config.boards, start=1):
         pillar["boards"][board] = {
-            "site": SITE_MINION,
+            "site": config.site_of(board),
             "minion": board,
             "ip": net.board_addr(index),
             "mac": f"02:4a:4c:00:{index // 256:02x}:{index % 256:02x}",
@@ -90,7 +96,8 @@ def lab_pillar(config, ganesha_dbus=""):
 def write_pillar(config, pillar):
     """top.sls (the inventory for the site minion only: rule 6) and jetson.sls."""
     config.pillar_dir.mkdir(parents=True, exist_ok=True)
-    (config.pillar_dir / "top.sls").write_text(f"base:\n  '{SITE_MINION}':\n    - jetson\n    - recipes\n")
+    top = "".join(f"  '{site}':\n    - jetson\n    - recipes\n" for site in config.site_names)
+    (config.pillar_dir / "top.sls").write_text(f"base:\n{top}")
     # The image recipes jetson_rootfs.build reads (pillar jetson_recipes), beside the inventory.
     recipes = {"jetson_recipes": vm_farm.recipes()}
     (config.pillar_dir / "recipes.sls").write_text(json.dumps(recipes, indent=1))
@@ -107,22 +114,24 @@ def ensure_identities(config, boards):
     """Each board's minion key pair in ``<root>/boards/<b>/identity/``, accepted on the master
     (the fallback where the runner's ``jetson.enroll`` is not available)."""
     for board in boards:
-        identity = config.site_root / "boards" / board / "identity"
+        identity = config.site_root_of(config.site_of(board)) / "boards" / board / "identity"
         accept_key(config, board, ensure_key_pair(identity))
 
 
 def ensure_images(config):
-    """The seed images in the store, unless already somewhere (store slot or an nfsroot)."""
-    for image, description in seed_images(config).items():
-        slot = config.site_root / "images" / image
-        if slot.exists() or _at_some_nfsroot(config, image):
-            continue
-        _make_rootfs(slot, image, description)
-        log.info("seeded image %s", image)
+    """Each site's seed images in its store, unless already somewhere (store slot or an nfsroot)."""
+    for site in config.site_names:
+        root = config.site_root_of(site)
+        for image, description in seed_images(config, site).items():
+            slot = root / "images" / image
+            if slot.exists() or _at_some_nfsroot(root, image):
+                continue
+            _make_rootfs(slot, image, description)
+            log.info("seeded image %s on %s", image, site)
 
 
-def _at_some_nfsroot(config, image):
-    for state_file in (config.site_root / "state").glob("*.json"):
+def _at_some_nfsroot(root, image):
+    for state_file in (root / "state").glob("*.json"):
         try:
             if json.loads(state_file.read_text()).get("image") == image:
                 return True

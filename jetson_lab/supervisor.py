@@ -13,8 +13,8 @@ It reads ``LAB_DIR/lab.json`` and listens on:
 VM boards (``LabVMBoard``: QEMU machines booting Linux from their nfsroot) take the same
 requests and answer with the same status fields (plus ``kind: vm``, ``milestones``, ``console``).
 
-It also runs the site's NFS server for the lab (a private Ganesha on the bridge address, see
-jetson_lab.nfs_server), so that server lives exactly as long as the lab. On SIGTERM it powers
+It also runs the sites' NFS servers for the lab (a private Ganesha per site on the site's
+address, see jetson_lab.nfs_server), so they live exactly as long as the lab. On SIGTERM it powers
 every board off (kills their processes, links down), stops Ganesha and exits.
 """
 
@@ -29,7 +29,7 @@ import threading
 
 from jetson_farm.errors import JetsonError, NotFound
 from jetson_lab.board import FAULTS, LabBoard
-from jetson_lab.config import LabConfig
+from jetson_lab.config import SITE_MINION, LabConfig
 from jetson_lab.errors import LabError
 from jetson_lab.nfs_server import GaneshaServer
 from jetson_lab.vm_board import LabVMBoard
@@ -47,7 +47,7 @@ class Supervisor:
         self.boards = {
             board: LabBoard(board, index, config.nfsroot(board), net, config.nfs_port,
                             config.run_dir(board), boot_retry=config.boot_retry,
-                            reboot_down=config.reboot_down)
+                            reboot_down=config.reboot_down, server=config.site_address(config.site_of(board)))
             for index, board in enumerate(config.boards, start=1)
         }
         for board in config.vm_boards:
@@ -137,15 +137,15 @@ def _listen(path, call):
     return server
 
 
-def ganesha_for(config):
-    """The lab's Ganesha (not started): bridge address, its own folder and bus."""
-    return GaneshaServer(str(config.ganesha_dir), bind_addr=config.network.bridge_addr,
+def ganesha_for(config, site=SITE_MINION):
+    """Site ``site``'s Ganesha (not started): the site's address, its own folder and bus."""
+    return GaneshaServer(str(config.ganesha_dir_of(site)), bind_addr=config.site_address(site),
                          port=config.nfs_port)
 
 
 def serve(config):
     supervisor = Supervisor(config)
-    ganesha = ganesha_for(config).start()
+    ganeshas = [ganesha_for(config, site).start() for site in config.site_names]
     servers = [_listen(config.socket_path, supervisor.handle)]
     for board in supervisor.boards.values():
         board.run_dir.mkdir(parents=True, exist_ok=True)
@@ -156,15 +156,17 @@ def serve(config):
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     log.info("lab %s supervisor ready on %s", config.name, config.socket_path)
     while not stop.wait(1):
-        if not ganesha.running():
+        for ganesha in ganeshas:
+            if ganesha.running():
+                continue
             # A site server's NFS server comes back when it dies (systemd would restart it);
             # its exports come back from the exports file it includes.
-            log.warning("lab %s: Ganesha is gone; restarting it", config.name)
+            log.warning("lab %s: Ganesha at %s is gone; restarting it", config.name, ganesha.bind_addr)
             ganesha.stop()
             try:
                 ganesha.start()
             except JetsonError as err:
-                log.error("lab %s: Ganesha does not restart: %s", config.name, err)
+                log.error("lab %s: Ganesha at %s does not restart: %s", config.name, ganesha.bind_addr, err)
     log.info("lab %s supervisor stopping", config.name)
     for server in servers:
         server.shutdown()
@@ -172,7 +174,8 @@ def serve(config):
         if os.path.exists(server.server_address):
             os.unlink(server.server_address)
     supervisor.shutdown_boards()
-    ganesha.stop()
+    for ganesha in ganeshas:
+        ganesha.stop()
 
 
 def main(argv=None):

@@ -66,6 +66,7 @@ class Lab:
         self.boards = list(self.config.boards)
         self.vm_boards = list(self.config.vm_boards)
         self.site = SITE_MINION
+        self.sites = self.config.site_names
         self.address = self.config.network.bridge_addr
 
     # -- Salt ------------------------------------------------------------------------------
@@ -91,9 +92,10 @@ class Lab:
         """``salt-run -c <master dir> --out=json ARGS``."""
         return self._run([BIN / "salt-run", "-c", self.master_dir, "--out=json", *args], timeout)
 
-    def salt_call_site(self, args, timeout=180):
-        """``salt-call -c <site dir> --out=json ARGS`` on site01; data is its ``local`` return."""
-        result = self._run([BIN / "salt-call", "-c", self.site_dir, "--out=json", *args], timeout)
+    def salt_call_site(self, args, timeout=180, site=SITE_MINION):
+        """``salt-call -c <site dir> --out=json ARGS`` on ``site`` (site01); data is its ``local`` return."""
+        argv = [BIN / "salt-call", "-c", self.config.minion_dir(site), "--out=json", *args]
+        result = self._run(argv, timeout)
         if isinstance(result.data, dict) and "local" in result.data:
             result.data = result.data["local"]
         return result
@@ -110,15 +112,19 @@ class Lab:
         return json.loads((self.config.pillar_dir / "jetson.sls").read_text())["jetson"]
 
     def write_pillar(self, pillar):
-        """Replace the ``jetson`` pillar and refresh it on site01."""
+        """Replace the ``jetson`` pillar and refresh it on every site."""
         path = self.config.pillar_dir / "jetson.sls"
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"jetson": pillar}, indent=1))
         os.replace(tmp, path)
-        result = self.salt([self.site, "saltutil.refresh_pillar", "wait=True"])
-        assert result.returncode == 0, result
+        for site in self.sites:
+            result = self.salt([site, "saltutil.refresh_pillar", "wait=True"])
+            assert result.returncode == 0, result
 
     # -- boards ----------------------------------------------------------------------------
+
+    def site_of(self, board):
+        return self.config.site_of(board)
 
     def ip(self, board):
         return self.pillar["boards"][board]["ip"]

@@ -44,14 +44,14 @@ def kill_run(proc):
 
 
 def state_of(lab, board):
-    result = lab.salt_call_site(["jetson_rootfs.state", board])
+    result = lab.salt_call_site(["jetson_rootfs.state", board], site=lab.site_of(board))
     assert result.returncode == 0, result
     return result.data
 
 
-def where_images(lab):
+def where_images(lab, site="site01"):
     """``{image: [places]}`` from the site's list: every image must have exactly one place."""
-    result = lab.salt_call_site(["jetson_rootfs.list"])
+    result = lab.salt_call_site(["jetson_rootfs.list"], site=site)
     assert result.returncode == 0, result
     places = {}
     for item in result.data:

@@ -12,7 +12,7 @@ import time
 import salt.client
 import salt.utils.event
 
-from jetson_farm.runner.site import MinionError
+from jetson_farm.runner.site import MinionError, NoAnswer
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ class FarmBus:
         """The value ``minion`` gave in ``answers``; MinionError if it failed or was silent."""
         answer = answers.get(minion)
         if answer is None:
-            raise MinionError(f"{minion}: {fun} got no answer within {timeout}s (is the minion up?)")
+            raise NoAnswer(f"{minion}: {fun} got no answer within {timeout}s (is the minion up?)")
         ok, value = answer
         if not ok:
             raise MinionError(f"{minion}: {fun} failed: {value}")

@@ -14,6 +14,9 @@ from jetson_farm.errors import JetsonError
 log = logging.getLogger(__name__)
 
 SITE_TIMEOUT = 120
+# Reading a site's journals and images takes a second; a site that is down fails its boards at
+# step 0 after this long (docs/architecture.md, "Sites in one run").
+READ_TIMEOUT = 60
 SWAP_TIMEOUT = 900  # a rename costs nothing, but injection and a first-time fsync may take a while
 REBOOT_TIMEOUT = 10
 COPY_TIMEOUT = 6 * 3600  # a full copy of a large template on slow disks (jetson_farm/rootfs/clone.py)
@@ -21,6 +24,10 @@ COPY_TIMEOUT = 6 * 3600  # a full copy of a large template on slow disks (jetson
 
 class MinionError(JetsonError):
     """A minion answered a call with an error, or did not answer."""
+
+
+class NoAnswer(MinionError):
+    """A minion did not answer a call in time (down, or not connected to the master)."""
 
 
 class SiteCalls:
@@ -34,7 +41,14 @@ class SiteCalls:
         self.bus, self.site = bus, site
 
     def call(self, fun, *args, timeout=SITE_TIMEOUT, **kwargs):
-        return self.bus.call_one(self.site.minion, fun, *args, timeout=timeout, **kwargs)
+        try:
+            return self.bus.call_one(self.site.minion, fun, *args, timeout=timeout, **kwargs)
+        except NoAnswer as err:
+            raise self.silent(err) from None
+
+    def silent(self, err):
+        """The error of a silent site minion, naming the site: its boards fail with it alone."""
+        return NoAnswer(f"site {self.site.name} did not answer: {err}")
 
     def _many(self, fun, switches, argument, timeout=SITE_TIMEOUT, **kwargs):
         names = [s.name for s in switches]
@@ -58,8 +72,11 @@ class SiteCalls:
         of the site now, and where every image is (two jobs, sent together)."""
         minion = self.site.minion
         jobs = {fun: self.bus.publish([minion], fun) for fun in ("jetson_rootfs.state", "jetson_rootfs.list")}
-        state, listed = (self.bus.answer_of(minion, fun, self.bus.collect(job, SITE_TIMEOUT), SITE_TIMEOUT)
-                         for fun, job in jobs.items())
+        try:
+            state, listed = (self.bus.answer_of(minion, fun, self.bus.collect(job, READ_TIMEOUT),
+                                                READ_TIMEOUT) for fun, job in jobs.items())
+        except NoAnswer as err:
+            raise self.silent(err) from None
         images = {item["image"]: item.get("board") if item.get("where") == "board" else None
                   for item in listed or []}
         return (state if isinstance(state, dict) else {}), images

@@ -57,13 +57,13 @@ def board_row(board, site_state, lease, quarantined, session, last, present):
 
 
 def assemble(conn, inventory, site_states, present):
-    """``{board: row}`` for every board of the inventory."""
+    """``{board: row}`` for every board of the inventory, each row naming the board's site."""
     table = {}
     for name in sorted(inventory.boards):
-        table[name] = board_row(
+        table[name] = dict(board_row(
             inventory.boards[name], site_states.get(name), leases.get(conn, name),
             quarantine.get(conn, name), history.current(conn, name), history.last(conn, name),
-            inventory.boards[name].minion in present)
+            inventory.boards[name].minion in present), site=inventory.boards[name].site)
     return table
 
 
