@@ -2,8 +2,11 @@
 
 import os
 
+from tests.integration.site_env import site_farm  # noqa: F401 (fixture: exports of its own)
 
-def test_site_state_prepares_the_store_then_changes_nothing(farm):
+
+def test_site_state_prepares_the_store_then_changes_nothing(site_farm):  # noqa: F811
+    farm = site_farm
     ret = farm.salt("state.apply", "jetson.site", test=True)
     assert ret.returncode == 0, ret
     assert not (farm.dir / "root").exists()
@@ -20,7 +23,8 @@ def test_site_state_prepares_the_store_then_changes_nothing(farm):
     assert store["changes"] == {}
 
 
-def test_site_state_refuses_an_nfsroot_on_another_file_system(farm):
+def test_site_state_refuses_an_nfsroot_on_another_file_system(site_farm):  # noqa: F811
+    farm = site_farm
     shm = f"/dev/shm/jetson-test-{farm.dir.name}"
     os.makedirs(shm)
     try:
