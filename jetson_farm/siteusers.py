@@ -66,7 +66,12 @@ def authorized_keys(user, keys):
 
 def sshd_text(site_name, jump, board_ips):
     """The sshd drop-in: keys only; the group's accounts run ``jetson-image`` and may forward
-    only to this site's boards' port 22 (``ssh -J``)."""
+    only to this site's boards' port 22 (``ssh -J``).
+
+    The forced command is the sudo rule itself, so the user's own process never runs Python (nor
+    needs to read the installed package): root runs ``jetson-image``, which takes the caller
+    from ``SUDO_UID`` and the words from ``SSH_ORIGINAL_COMMAND``.
+    """
     permit = " ".join(f"{ip}:22" for ip in sorted(set(board_ips))) or "none"
     return f"""# jetson-farm: the SSH jump host of site {site_name} (state jetson.users; docs/site-layout.md)
 PasswordAuthentication no
@@ -74,7 +79,7 @@ KbdInteractiveAuthentication no
 
 Match Group {jump.group}
     AuthorizedKeysFile {jump.keys_dir}/%u
-    ForceCommand {jump.command}
+    ForceCommand sudo -n {jump.command}
     AllowTcpForwarding local
     PermitOpen {permit}
     PermitListen none
@@ -90,9 +95,10 @@ Match Group {jump.group}
 
 def sudoers_text(jump):
     """The one sudo rule: the group's accounts run ``jetson-image`` as root (the caller is
-    ``SUDO_UID``, docs/admin-guide.md)."""
+    ``SUDO_UID``), keeping ``SSH_ORIGINAL_COMMAND``, the words it splits (never a shell's)."""
     return (f"# jetson-farm: jetson-image writes the store as root for the user sudo names (SUDO_UID)\n"
-            f"%{jump.group} ALL=(root) NOPASSWD: {jump.command}\n")
+            f"%{jump.group} ALL=(root) NOPASSWD: {jump.command}\n"
+            f'Defaults!{jump.command} env_keep += "SSH_ORIGINAL_COMMAND"\n')
 
 
 def site_config_text(site_name, pillar):
