@@ -1,0 +1,116 @@
+"""Two site servers, one master (docs/architecture.md, "Sites in one run"): one orchestration
+switches boards on both sites side by side, and a site whose minion is down fails only its own
+boards, naming the site, while the other site's boards switch.
+
+This module brings up its own lab: ``jetson-lab up --sites 2 --boards 4`` (jtk1, jtk2 on site01;
+jtk3, jtk4 on site02, each site with its own store and Ganesha).
+"""
+
+import json
+
+import pytest
+
+from jetson_lab import farm
+from tests.lab_fixture import UP_TIMEOUT, _bring_up, _tear_down
+from tests.switch_helpers import EventWatch, marker, orchestrate, prepared, sessions, state_of, where_images
+
+SITE01, SITE02 = "site01", "site02"
+FIRST = {"jtk1": "alice/cuda-dev", "jtk2": "bob/ros", "jtk3": "alice/cuda-dev", "jtk4": "bob/ros"}
+
+
+@pytest.fixture(scope="module")
+def two_sites():
+    lab = _bring_up(["--sites", 2, "--boards", 4], 2 * UP_TIMEOUT)
+    try:
+        yield prepared(lab)
+    finally:
+        _tear_down(lab.dir)
+
+
+def sites_of(lab):
+    return {board: lab.site_of(board) for board in lab.boards}
+
+
+def one_place_each(lab, site):
+    places = where_images(lab, site)
+    assert {image: where for image, where in places.items() if len(where) != 1} == {}
+    return {image: where[0] for image, where in places.items()}
+
+
+def test_the_lab_has_two_sites_each_with_its_boards_store_and_ganesha(two_sites):
+    lab = two_sites
+    assert lab.sites == [SITE01, SITE02]
+    assert {b: lab.site_of(b) for b in lab.boards} == {"jtk1": SITE01, "jtk2": SITE01,
+                                                       "jtk3": SITE02, "jtk4": SITE02}
+    sites = lab.pillar["sites"]
+    assert sites[SITE01]["root"] != sites[SITE02]["root"]
+    assert sites[SITE01]["nfs"]["ganesha_conf"] != sites[SITE02]["nfs"]["ganesha_conf"]
+    assert sites[SITE01]["address"] != sites[SITE02]["address"]
+    for board in lab.boards:
+        # Each board booted from its own site's Ganesha: its default image, from its site's store.
+        assert state_of(lab, board)["image"] == f"admin/l4t-base-{board}"
+        assert lab.nfs_sessions(board)
+    assert one_place_each(lab, SITE02)["admin/l4t-base-jtk3"] == "jtk3"
+    assert "admin/l4t-base-jtk3" not in one_place_each(lab, SITE01)
+
+
+def test_one_orchestration_switches_both_sites_side_by_side(two_sites):
+    lab = two_sites
+    watch = EventWatch(lab)
+    try:
+        ret = orchestrate(lab, "jetson.switch", {"boards": FIRST})
+    finally:
+        watch.close()
+    assert ret.returncode == 0, ret.stdout[-3000:]
+    for board, image in FIRST.items():
+        user = image.split("/")[0]
+        assert f"{board}: ok: up on {image} for {user}" in ret.stdout
+        assert state_of(lab, board)["image"] == image
+        assert marker(lab, board)["image"] == image
+        assert sessions(lab, board)[-1]["outcome"] == "active"
+    # The same names on two sites are two images: each in its own site's store, at its own board.
+    assert one_place_each(lab, SITE01)["alice/cuda-dev"] == "jtk1"
+    assert one_place_each(lab, SITE02)["alice/cuda-dev"] == "jtk3"
+    assert one_place_each(lab, SITE02)["admin/l4t-base-jtk3"] == "store"
+    # Side by side: each site had stopped its boards before the other's were verified, which a
+    # run that took the sites one after the other never does.
+    tags = watch.tags("jetson/switch/")
+    for one, other in (("jtk1", "jtk3"), ("jtk3", "jtk1")):
+        assert tags.index(f"jetson/switch/{one}/stop") < tags.index(f"jetson/switch/{other}/verify"), tags
+    status = lab.salt_run(["jetson.status"]).data
+    assert {b: (row["site"], row["state"], row["image"]) for b, row in status.items()} == {
+        b: (lab.site_of(b), "up", image) for b, image in FIRST.items()}
+
+
+def test_a_site_that_is_down_fails_only_its_own_boards(two_sites):
+    lab = two_sites
+    wanted = {"jtk1": "admin/l4t-base", "jtk2": "admin/l4t-base-jtk2",
+              "jtk3": "admin/l4t-base", "jtk4": "admin/l4t-base-jtk4"}
+    before = {board: state_of(lab, board)["image"] for board in ("jtk3", "jtk4")}
+    site02_images = one_place_each(lab, SITE02)
+    assert farm.stop_site_minion(lab.config, SITE02)
+    try:
+        ret = orchestrate(lab, "jetson.switch", {"boards": wanted})
+        assert ret.returncode != 0
+        for board in ("jtk1", "jtk2"):
+            assert f"{board}: ok: up on {wanted[board]} for admin" in ret.stdout, ret.stdout[-3000:]
+            assert state_of(lab, board)["image"] == wanted[board]
+        for board in ("jtk3", "jtk4"):
+            assert f"{board}: FAILED: {board}: refused: site {SITE02} did not answer" in ret.stdout
+        assert not set(lab.salt_run(["jetson.lease"]).data or {}) & {"jtk3", "jtk4"}
+        # Status still answers, with every board of both sites; site02's cannot say their image.
+        status = lab.salt_run(["jetson.status"]).data
+        assert {b: row["site"] for b, row in status.items()} == sites_of(lab)
+        assert status["jtk1"]["image"] == "admin/l4t-base" and status["jtk3"]["image"] is None
+        shown = json.loads(lab.lab_cli(["status", "--json"]).stdout)
+        assert shown["daemons"][SITE01] is True and shown["daemons"][SITE02] is False
+        assert {row["board"]: row["site"] for row in shown["boards"]} == sites_of(lab)
+    finally:
+        farm.start_site_minion(lab.config, SITE02)
+    # Nothing lost, nothing touched on site02: its boards still run what they ran.
+    for board in ("jtk3", "jtk4"):
+        assert state_of(lab, board)["image"] == before[board]
+        assert marker(lab, board)["image"] == before[board]
+        assert sessions(lab, board)[-1]["outcome"] == "active"
+    assert one_place_each(lab, SITE02) == site02_images
+    one_place_each(lab, SITE01)
