@@ -1,6 +1,8 @@
 """`state.apply jetson.site` and the site's boards, through a real master (with the enrol reactor),
 the real site minion and the kernel's exportfs."""
 
+import hashlib
+import json
 import pathlib
 
 from tests.integration.site_env import exported_paths, site_farm, state_of, wait_accepted  # noqa: F401
@@ -74,3 +76,48 @@ def test_the_master_accepts_only_boards_of_the_sending_site(site_farm):  # noqa:
     assert ret.returncode == 1, ret
     assert "board jtk2 is served by site site02, not by site01" in ret.stdout
     assert not (pathlib.Path(farm.master.config["pki_dir"]) / "minions" / "jtk2").exists()
+
+
+def manifest(folder):
+    """``{relative path: sha256}`` of every regular file under ``folder``."""
+    folder = pathlib.Path(folder)
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}
+
+
+def test_a_board_removed_from_pillar_is_parked_and_unexported_unless_mid_switch(site_farm):  # noqa: F811
+    farm = site_farm
+    assert farm.salt("state.apply", "jetson.site").returncode == 0
+    slot = farm.dir / "root" / "images" / "alice" / "cuda-dev"
+    (slot / "etc").mkdir(parents=True)
+    (slot / "etc" / "hostname").write_text("alice-box\n")
+    (slot / "work.txt").write_text("alice's results\n")
+    before = manifest(slot)
+    for fun, args in (("jetson_nfs.unexport", ["jtk2"]), ("jetson_rootfs.swap", ["jtk2", "alice/cuda-dev"]),
+                      ("jetson_nfs.export", ["jtk2"])):
+        ret = farm.salt(fun, *args)
+        assert ret.returncode == 0, ret
+    journal = farm.dir / "root" / "state" / "jtk2.json"
+    settled = journal.read_text()
+    journal.write_text(json.dumps(dict(json.loads(settled), operation={
+        "kind": "swap", "phase": "inject", "current": None, "target": "alice/cuda-dev",
+        "started": "2026-11-30T05:00:00+00:00"})))
+    del farm.pillar["boards"]["jtk2"]
+    farm.apply_pillar()
+
+    refused = farm.salt("state.apply", "jetson.site")
+    assert refused.returncode != 0
+    assert "board jtk2 is in the middle of a swap (phase inject" in \
+        state_of(refused, "jetson-retired-boards")["comment"]
+    assert str(farm.dir / "NFSRoot2") in exported_paths()
+
+    journal.write_text(settled)  # the switch finished
+    ret = farm.salt("state.apply", "jetson.site")
+    assert ret.returncode == 0, ret
+    done = state_of(ret, "jetson-retired-boards")["changes"]["jtk2"]
+    assert done["parked"] == "alice/cuda-dev back in its owner's slot"
+    assert manifest(slot) == before
+    assert str(farm.dir / "NFSRoot2") not in exported_paths()
+    assert (pathlib.Path(done["attic"]) / "identity" / "minion.pem").is_file()
+    again = farm.salt("state.apply", "jetson.site")
+    assert {k: v["changes"] for k, v in again.data.items() if v["changes"]} == {}
