@@ -172,7 +172,11 @@ def wait_for_minions(config, minions, timeout):
     while True:
         # A VM board answers in seconds at best (TCG): asking faster only queues jobs on it.
         wait = "30" if config.vm_boards else "2"
-        _, data, _ = salt(config, ["-t", wait, "-L", ",".join(missing), "test.ping"], timeout=60, static=True)
+        try:
+            _, data, _ = salt(config, ["-t", wait, "-L", ",".join(missing), "test.ping"], timeout=120,
+                              static=True)
+        except LabError:  # the CLI itself starved on a loaded machine: ask again until the deadline
+            data = None
         answered = {m for m, ok in (data or {}).items() if ok is True}
         missing = [m for m in missing if m not in answered]
         if not missing:
@@ -303,8 +307,11 @@ def status(lab_dir):
                  "ip": config.network.board_addr(config.board_index(b))} for b in config.all_boards]
     answered = {}
     if daemons.read_pid(_pid_file(config, "master")):
-        _, data, _ = salt(config, ["-t", "3", "-L", ",".join(config.all_boards), "test.ping"],
-                          timeout=30, static=True)
+        try:
+            _, data, _ = salt(config, ["-t", "3", "-L", ",".join(config.all_boards), "test.ping"],
+                              timeout=60, static=True)
+        except LabError:  # a starved CLI: the boards' minions are shown as not answering
+            data = None
         answered = data or {}
     for row in rows:
         row["site"] = config.site_of(row["board"])
