@@ -35,12 +35,14 @@ def plan():
     Returns ``{"enabled", "group", "users": {name: {slot, keys_file, keys, error}}, "previous",
     "sshd", "sudoers_text", "site_config_text", ...}``; ``enabled`` False (pillar
     ``sites.<site>.jump_host.enabled``) and nothing else to do when this site is no jump host.
+    A pillar this site cannot be read from gives ``{"enabled": None, "error": why}``, so the SLS
+    fails one state with the reason instead of failing to render.
     """
     try:
         site, pillar = _site()
         return siteusers.plan(site, pillar)
     except JetsonError as err:
-        raise CommandExecutionError(f"jetson_users: {err}") from err
+        return {"enabled": None, "error": f"jetson_users: {err}"}
 
 
 def retire(user, test=False):

@@ -26,3 +26,4 @@ jetson-store:
 
 include:
   - jetson.boards
+  - jetson.users

@@ -5,7 +5,13 @@
 # file, and an empty image slot; sshd keys only, the group forced to jetson-image and forwarding
 # to this site's boards only; users who left pillar retired into the attic, never deleted.
 {%- set plan = salt['jetson_users.plan']() %}
-{%- if plan.enabled %}
+{%- if plan.get('error') %}
+
+jetson-users:
+  jetson_users.refused:
+    - name: jetson-users
+    - reason: {{ plan.error | json }}
+{%- elif plan.enabled %}
 
 jetson-users-group:
   group.present:
