@@ -1,6 +1,6 @@
 """The users' accounts on a site server, its SSH jump host, and retiring a user into the attic.
 
-What the state ``jetson/users.sls`` applies (docs/site-layout.md, "Users"): :func:`plan` says what
+What the state ``jetson/users.sls`` applies (docs/inventory.md, "Users"): :func:`plan` says what
 each pillar user's account, keys and image slot should be and writes the texts of the sshd
 drop-in, the sudo rule and the site config; :func:`retire` moves the images of a user who left
 the pillar to ``<root>/attic/<user>-<date>/`` and locks their account, never deleting anything.
@@ -73,7 +73,7 @@ def sshd_text(site_name, jump, board_ips):
     from ``SUDO_UID`` and the words from ``SSH_ORIGINAL_COMMAND``.
     """
     permit = " ".join(f"{ip}:22" for ip in sorted(set(board_ips))) or "none"
-    return f"""# jetson-farm: the SSH jump host of site {site_name} (state jetson.users; docs/site-layout.md)
+    return f"""# jetson-farm: the SSH jump host of site {site_name} (state jetson.users; docs/inventory.md)
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 

@@ -1,7 +1,7 @@
 """The users' accounts and the SSH jump host of this site server: what ``jetson/users.sls`` applies.
 
 A thin door over :mod:`jetson_farm.siteusers` on this minion's site (pillar ``jetson``, its
-``sites.<site>.jump_host``). See docs/site-layout.md, "Users".
+``sites.<site>.jump_host``). See docs/inventory.md, "Users: accounts and the SSH jump host".
 """
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError

@@ -1,6 +1,6 @@
 """A user who left pillar, retired: ``jetson_users.retired``. Used by ``jetson/users.sls``.
 
-The work is ``jetson_users.retire`` (docs/site-layout.md, "Users"): their images move intact to
+The work is ``jetson_users.retire`` (docs/inventory.md, "Users"): their images move intact to
 ``<root>/attic/<user>-<date>/``, their keys go, their account is locked; nothing is deleted.
 """
 

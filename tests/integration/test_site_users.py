@@ -1,5 +1,5 @@
 """The users' accounts and the SSH jump host, applied by the real site minion, then used through a
-real sshd that includes the applied drop-in (docs/site-layout.md, "Users").
+real sshd that includes the applied drop-in (docs/inventory.md, "Users").
 
 The accounts, their group and the sudo rule are real (named per run, removed afterwards); the
 drop-in, keys, command and site config live in a scratch folder (pillar ``jump_host`` paths), and

@@ -1,4 +1,4 @@
-# The users of this site server and its SSH jump host (docs/site-layout.md, "Users").
+# The users of this site server and its SSH jump host (docs/inventory.md, "Users").
 #   salt site01 state.apply jetson.site        (site.sls includes this file)
 # Only when pillar jetson:sites:<site>:jump_host:enabled is true: for each pillar user an account
 # of the group (shell /bin/sh, for sshd's ForceCommand), exactly their pillar keys in a root-owned
