@@ -178,6 +178,10 @@ class ApiSalt:
     def copies(self, items):
         _, found = self._run_async("jetson.working_copies", [], {"copies": list(items)},
                                    "jetson.working_copies")
+        # jobs.lookup_jid gives a runner's job as {master id: {"fun", ..., "return"}}.
+        jobs = list(found.values()) if isinstance(found, dict) and len(found) == 1 else []
+        if jobs and isinstance(jobs[0], dict) and "fun" in jobs[0] and "return" in jobs[0]:
+            found = jobs[0]["return"]
         return _copies_answer(found)
 
     def switch(self, boards):

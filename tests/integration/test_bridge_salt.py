@@ -1,8 +1,9 @@
 """The bridge's Salt side on real daemons: ``local`` (RunnerClient on the session master, through
 the real ``calendar-bridge`` command) and ``api`` (a real salt-api whose eauth user may only run
-``state.orch`` of ``jetson.*``, ``jetson.status`` and ``jobs.lookup_jid``)."""
+``state.orch`` of ``jetson.*``, ``jetson.status``, ``jetson.working_copies`` and ``jobs.lookup_jid``)."""
 
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -13,10 +14,11 @@ import requests
 import yaml
 
 from calendar_bridge.errors import SaltError
-from calendar_bridge.salt_gateway import ApiSalt
+from calendar_bridge.salt_gateway import ApiSalt, LocalSalt
 from tests.bridge_events import booking_ics
 from tests.caldav_servers import Radicale, free_port
 from tests.conftest import SALT_DIR, make_pillar
+from tests.unit.test_rootfs_helpers import manifest, seed_store
 
 BRIDGE = Path(sys.executable).parent / "calendar-bridge"
 SECRET = "api-shared-secret"
@@ -83,6 +85,28 @@ def test_local_mode_dry_run_reads_status_through_the_master(runners, farm, radic
     assert (item["verdict"], item["detail"]) == ("ok", "jtk1 admin/l4t-base for alice")
 
 
+def test_local_mode_has_the_working_copies_of_bookings_made_ahead(runners, farm):
+    layout = seed_store(farm.pillar["sites"]["site01"]["root"])  # alice/cuda-dev, bob/private
+    template = layout.image_path("admin/l4t-base")  # shared: true in make_pillar
+    os.makedirs(os.path.join(template, "etc"))
+    with open(os.path.join(template, "etc", "os-release"), "w") as handle:
+        handle.write("NAME=L4T\n")
+    salt = LocalSalt(runners.config_file, timeout=300)
+    try:
+        answer = salt.copies([{"template": "admin/l4t-base", "user": "alice", "board": "jtk1"},
+                              {"template": "bob/private", "user": "alice", "board": "jtk2"},
+                              {"template": "admin/l4t-base", "user": "carol", "board": "jtk2"}])
+        again = salt.copies([{"template": "admin/l4t-base", "user": "alice", "board": "jtk1"}])
+    finally:
+        salt.close()
+    made = answer["done"]["alice/l4t-base"]
+    assert (made["made"], made["template"], made["method"]) == (True, "admin/l4t-base", "copy")  # ext4
+    assert manifest(layout.image_path("alice/l4t-base")) == manifest(template)
+    assert "bob/private is not a template for alice" in answer["failed"]["alice/private"]
+    assert "unknown user 'carol'" in answer["failed"]["carol/l4t-base"]
+    assert again["done"]["alice/l4t-base"]["made"] is False
+
+
 def test_bad_config_exits_2_naming_the_key(tmp_path):
     path = tmp_path / "bridge.yaml"
     path.write_text("caldav: {url: 'http://127.0.0.1:1/'}\ncalendar_template: '{user}/b/'\n"
@@ -113,7 +137,8 @@ def api(salt_factories, tmp_path_factory):
         "pillar_roots": {"base": [str(pillar_dir)]},
         "sharedsecret": SECRET,
         "external_auth": {"sharedsecret": {"bridge": [{"@runner": [
-            {"state.orch": {"args": [r"jetson\..*"]}}, "jetson.status", "jobs.lookup_jid"]}]}},
+            {"state.orch": {"args": [r"jetson\..*"]}}, "jetson.status", "jetson.working_copies",
+            "jobs.lookup_jid"]}]}},
         "rest_cherrypy": {"host": "127.0.0.1", "port": port, "disable_ssl": True},
         "netapi_enable_clients": ["runner", "runner_async"],
     }
@@ -133,6 +158,8 @@ def test_api_status_and_orchestration(api):
     # No site minion answers this master: the orchestration runs and fails, and says so.
     result = salt.release(["jtk1"])
     assert result["jid"] and result["success"] is False
+    copies = salt.copies([{"template": "admin/l4t-base", "user": "alice", "board": "jtk1"}])
+    assert copies["done"] == {} and "site01" in copies["failed"]["alice/l4t-base"]
 
 
 def test_api_eauth_limits_the_bridge_user(api):
