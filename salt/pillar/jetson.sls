@@ -13,6 +13,8 @@ jetson:
         backend: kernel             # or ganesha
         clients: 192.168.137.0/24
         options: [rw, nohide, insecure, no_subtree_check, async, no_root_squash]
+      jump_host:
+        enabled: true               # accounts per user, sshd keys only, ssh -J to the boards
   defaults:
     image: admin/l4t-r21.8
     boot_timeout: 300
