@@ -171,8 +171,9 @@ class _SiteWithRetired(RootfsSite):
 
 
 def retired_boards(site):
-    """``(boards, warnings)``: the recorded boards pillar no longer lists for this site."""
-    listed = {board.name for board in site.inventory.boards.values()}
+    """``(boards, warnings)``: the recorded boards pillar no longer lists for this site (a board
+    pillar moved to another site is retired here too: its image belongs to this site's store)."""
+    listed = {board.name for board in site.boards()}
     boards, warnings = [], []
     if not os.path.isdir(site.layout.boards_dir):
         return boards, warnings

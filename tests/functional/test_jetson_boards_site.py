@@ -203,3 +203,15 @@ def test_the_store_gets_its_owners_and_modes(states, farm_dir):
     assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (0, 0, 0o755)
     assert stat.S_IMODE((farm_dir / "root" / "attic").stat().st_mode) == 0o700
     assert states.jetson_site.prepared(name="jetson-store").changes == {}
+
+
+def test_a_board_moved_to_another_site_is_retired_here(loaders, site, farm_dir):
+    assert present(loaders).result is True
+    site["sites"]["site02"] = dict(site["sites"]["site01"], minion="site02", root=str(farm_dir / "root2"))
+    site["boards"]["jtk2"]["site"] = "site02"
+    set_pillar(loaders, farm_dir, site)
+    done = retired(loaders)
+    assert done.result is True, done
+    assert set(done.changes) == {"jtk2"}
+    assert str(farm_dir / "NFSRoot2") not in exported_paths()
+    assert present(loaders).changes == {}, "jtk1 is still this site's, unchanged"
