@@ -54,7 +54,8 @@ def test_the_drop_in_forwards_to_the_site_boards_port_22_only(tmp_path):
     lines = [line.strip() for line in text.splitlines()]
     assert "PermitOpen 127.0.11.1:22 127.0.12.1:22" in lines
     for line in ("PasswordAuthentication no", "KbdInteractiveAuthentication no", "Match Group jetson-users",
-                 "ForceCommand sudo -n /usr/local/bin/jetson-image", "AllowTcpForwarding local", "PermitTTY no",
+                 "ForceCommand sudo -n /usr/local/bin/jetson-image", "AllowTcpForwarding local",
+                 "PermitTTY no",
                  "AuthorizedKeysFile /etc/ssh/jetson-farm/authorized_keys/%u", "X11Forwarding no",
                  "AllowAgentForwarding no", "AllowStreamLocalForwarding no", "PermitTunnel no"):
         assert line in lines
