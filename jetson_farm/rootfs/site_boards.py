@@ -130,7 +130,7 @@ def apply_present(site, backend, plans):
                 done["identity"] = "minion key pair made"
             if item["export"]:
                 _export_idle(site, backend, board, done)
-        except JetsonError as err:
+        except (JetsonError, OSError) as err:
             refused[name] = str(err)
         if done:
             changes[name] = done

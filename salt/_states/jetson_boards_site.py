@@ -68,7 +68,7 @@ def present(name):
     try:
         site, backend = _site()
         plans = site_boards.plan_present(site, backend)
-    except JetsonError as err:
+    except (JetsonError, OSError) as err:
         ret.update(result=False, comment=str(err))
         return ret
     would = {board: {k: item[k] for k in ("record", "identity", "export") if item[k]}
@@ -121,7 +121,7 @@ def retired(name):
     try:
         site, backend = _site()
         plans, warnings = site_boards.plan_retire(site, backend)
-    except JetsonError as err:
+    except (JetsonError, OSError) as err:
         ret.update(result=False, comment=str(err))
         return ret
     if warnings:
