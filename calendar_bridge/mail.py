@@ -52,7 +52,9 @@ def compose(status, booking_text, reason, ssh_line, slot):
     """``(subject, body)`` telling a user what became of their booking."""
     if status == "ready":
         return (f"[jetson-farm] ready: {booking_text}",
-                f"Your booking {booking_text} ({slot}) is ready.\n\nReach the board with:\n\n"
+                f"Your booking {booking_text} ({slot}) is ready"
+                + (f": the board runs {reason[3:]}" if reason.startswith("on ") else "")
+                + ".\n\nReach the board with:\n\n"
                 f"    {ssh_line}\n")
     return (f"[jetson-farm] {status}: {booking_text}",
             f"Your booking {booking_text} ({slot}) is {status}:\n\n    {reason}\n\n"

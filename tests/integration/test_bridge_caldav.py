@@ -156,6 +156,8 @@ def test_a_shared_image_is_copied_for_its_user_at_sync_ahead_of_the_slot(env):
     assert [(c["image"], c["ok"], c["made"]) for c in run.copied] == [
         ("alice/l4t-base", True, True), ("bob/l4t-base", True, True)]
     assert status_of(env, "alice", "n") == ("ready", "on alice/l4t-base, your own copy of admin/l4t-base")
+    [mail] = env.sink.to("alice@example.org")
+    assert "is ready: the board runs alice/l4t-base, your own copy of admin/l4t-base." in mail["body"]
     again = env.sync(NIGHT + timedelta(minutes=30))
     assert [c["made"] for c in again.copied] == [False, False] and len(env.salt.calls) == 1
     env.sync(NINE + timedelta(hours=1, minutes=5))  # alice's slot is over: the board running her copy
