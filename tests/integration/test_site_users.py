@@ -100,7 +100,11 @@ class Jump:
 
     def cleanup(self):
         for user in (self.admin, self.alice, self.bob, self.eve):
-            _run(["userdel", user])
+            # sshd's session processes may outlive the daemon for a moment (userdel: 8, in use)
+            for _ in range(100):
+                if _run(["userdel", user]).returncode in (0, 6):  # 6: no such user
+                    break
+                subprocess.run(["sleep", "0.1"], check=False)
         _run(["groupdel", self.group])
         if os.path.exists(self.sudoers):
             os.unlink(self.sudoers)
