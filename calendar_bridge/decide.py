@@ -176,7 +176,10 @@ def _release_row(plan, row, current, board_status, now):
     """``row`` held its board and no longer does: give the board back unless a booking takes it."""
     ended = row.end_dt is not None and row.end_dt <= now
     reason = "the slot has ended" if ended else "the booking was moved, edited or deleted"
-    runs_it = running(board_status, row.user, row.image) and board_status.get("state") in ("up", "failed")
+    # A board that does not answer ping ("down") still holds the user's image at its nfsroot: it
+    # is given back all the same (the switch powers it on); one switching or quarantined is not.
+    runs_it = running(board_status, row.user, row.image) and board_status.get("state") in ("up", "failed",
+                                                                                           "down")
     if row.board not in current and runs_it and row.board not in plan.release:
         plan.release[row.board] = row
     if all(m.key != row.key for m in plan.marks):  # a new status (rejected, conflict) wins

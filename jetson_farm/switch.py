@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 
 STEPS = ("lease", "stop", "down", "unexport", "swap", "export", "start", "verify", "record")
 LEASE_MARGIN = 600  # seconds a lease outlives the longest a healthy switch can take
-POLL = 5.0  # seconds between two asks of a board's marker when no start event came
+POLL = 5.0  # seconds before a board is asked for its marker again when no start event came
+POLL_MAX = 60.0  # the longest interval between two such asks (it doubles from POLL)
+ANSWER_WAIT = 30.0  # seconds an unanswered marker question is left open before another is sent
 
 
 @dataclass
@@ -115,17 +117,25 @@ def wait_up(site, bus, batch, on_up):
     as each one is. The boards that did not within their ``boot_timeout`` are returned.
 
     A board is asked for its marker when its minion (re)starts after step 1 (a start event), at
-    once for a resumed switch, and every POLL seconds in case an event was missed.
+    once for a resumed switch, and else at growing intervals (POLL, doubled up to POLL_MAX) in
+    case an event was missed. A board is never asked again while its last question is open
+    (for up to ANSWER_WAIT): a minion that is still starting on a slow board would otherwise
+    queue a job per poll and answer none of them in time.
     """
     began = time.monotonic()
     pending = {s.name: s for s in batch}
     deadline = {s.name: began + s.board.boot_timeout for s in batch}
     asked = {s.name: s.stopped_at for s in batch}  # 0 for a resumed switch: asked at once
+    interval = dict.fromkeys(pending, POLL)
+    open_ask = set()  # boards whose last question has not been answered yet
     late = []
+
+    def next_ask(name):
+        return asked[name] + (ANSWER_WAIT if name in open_ask else interval[name])
 
     def due(s, now):
         started = bus.started_at(s.board.minion)
-        return now - asked[s.name] >= POLL or (started is not None and started > asked[s.name])
+        return now >= next_ask(s.name) or (started is not None and started > asked[s.name])
 
     def is_up(name, marker):
         wanted = pending[name].switch_id if name in pending else None
@@ -136,19 +146,23 @@ def wait_up(site, bus, batch, on_up):
         now = time.monotonic()
         asking = [s for s in pending.values() if due(s, now)]
         for s in asking:
+            if s.name in open_ask or asked[s.name]:
+                interval[s.name] = min(2 * interval[s.name], POLL_MAX)
             asked[s.name] = now
+            open_ask.add(s.name)
         if asking:
             asks.append(site.ask_markers(asking))
         for ask in asks:
             for name, marker in site.markers(ask).items():
+                open_ask.discard(name)
                 if is_up(name, marker):
                     on_up(pending.pop(name), round(time.monotonic() - began, 3))
         now = time.monotonic()
         for name in [n for n in pending if now >= deadline[n]]:
             late.append(pending.pop(name))
         if pending:
-            soonest = min(min(deadline[n], asked[n] + POLL) for n in pending)
-            bus.wait_event(min(soonest - now, 1.0))
+            soonest = min(min(deadline[n], next_ask(n)) for n in pending)
+            bus.wait_event(max(0.0, min(soonest - now, 1.0)))
     return late
 
 

@@ -40,6 +40,7 @@ BOOT_TIMEOUT = 90
 LAB_VM_BOARDS = 2
 # A first run on a machine builds the VM boards' image (minutes); TCG boots take minutes too.
 VM_UP_TIMEOUT = 2400
+VM_DOWN_TIMEOUT = 600  # the purge removes four ~600 MB image trees
 
 
 @dataclass
@@ -195,8 +196,8 @@ def _bring_up(args, timeout):
     return Lab(lab_dir)
 
 
-def _tear_down(lab_dir):
-    _lab_cli(["down", "--dir", lab_dir, "--purge"], 180)
+def _tear_down(lab_dir, timeout=180):
+    _lab_cli(["down", "--dir", lab_dir, "--purge"], timeout)
     shutil.rmtree(lab_dir, ignore_errors=True)
 
 
@@ -222,7 +223,7 @@ def vm_lab():
     """A lab whose boards jvm1, jvm2 are QEMU machines booting Linux over NFS (tests/e2e)."""
     lab = _bring_up(["--boards", 1, "--vm-boards", LAB_VM_BOARDS], VM_UP_TIMEOUT)
     yield lab
-    _tear_down(lab.dir)
+    _tear_down(lab.dir, VM_DOWN_TIMEOUT)
 
 
 lab = lab_session  # the fixture's name as first announced

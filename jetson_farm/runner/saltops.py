@@ -98,12 +98,14 @@ class SaltOps:
                 return None
             return (keys.cache.fetch("keys", minion) or {}).get("pub")
 
-    def answering(self, minions, timeout=3):
-        """Those of ``minions`` that answer ``test.ping`` within ``timeout`` seconds."""
+    def answering(self, minions, timeout=3, gather_job_timeout=3):
+        """Those of ``minions`` that answer ``test.ping`` within ``timeout`` seconds, or later
+        for a minion that says within ``gather_job_timeout`` that it is still on it (a slow
+        board just after its boot)."""
         if not minions:
             return set()
         returns = self._client().cmd(sorted(minions), "test.ping", tgt_type="list", timeout=timeout,
-                                     gather_job_timeout=1)
+                                     gather_job_timeout=gather_job_timeout)
         return {minion for minion, value in returns.items() if value is True}
 
     def jetson_pillar(self, show_pillar, memo):

@@ -40,6 +40,15 @@ def read_file(lab, board, relpath):
     return result.of(board)
 
 
+def marker(lab, board):
+    """The board's ``jetson_marker`` grain, asked with the patience a TCG board needs."""
+    result = lab.salt(["-t", "60", board, "grains.get", "jetson_marker"], timeout=120)
+    assert result.returncode == 0, result
+    value = result.of(board)
+    assert isinstance(value, dict), f"{board} answered {value!r} for its marker"
+    return value
+
+
 def tcp_sessions(lab, board):
     """The board's NFS connections as the site sees them (``jetson_nfs.clients``): client ports."""
     result = lab.salt([lab.site, "jetson_nfs.clients", f"board={board}"])
@@ -87,8 +96,7 @@ def test_bookings_tonight_boot_the_booked_images_over_nfs(vm_lab, radicale, tmp_
             assert new_sessions and not new_sessions & old_sessions[board], (old_sessions, new_sessions)
             assert "jetson-farm: NFSv4 root" in console(lab, board)
             assert read_file(lab, board, MARK) == colour
-            marker = lab.salt([board, "grains.get", "jetson_marker"]).of(board)
-            assert marker["image"] == f"{user}/{name}", marker
+            assert marker(lab, board)["image"] == f"{user}/{name}"
             text, _ = radicale.get(urls[board], user=user)
             assert read_status(text, f"tonight-{board}", "", UTC) == ("ready", "")
 
@@ -100,7 +108,7 @@ def test_bookings_tonight_boot_the_booked_images_over_nfs(vm_lab, radicale, tmp_
         default = lab.pillar["boards"][board]["image"]
         assert (where[default], where[f"{user}/{name}"]) == (board, "store")
         assert read_file(lab, board, "etc/jetson-image") == "vm-base"
-        assert lab.salt([board, "grains.get", "jetson_marker"]).of(board)["image"] == default
+        assert marker(lab, board)["image"] == default
 
 
 def _event_watch(lab, tag):
@@ -117,7 +125,7 @@ def test_an_export_broken_after_the_swap_ends_in_rollback_and_quarantine(vm_lab)
     build(lab, f"{user}/{name}", colour)
     default = lab.pillar["boards"][board]["image"]
     before = images(lab)
-    assert before[default] == board
+    assert before[default] == board, f"{board} is not on its default image {default}: {before}"
     pillar = lab.pillar
     pillar["boards"][board]["boot_timeout"] = FAULT_BOOT_TIMEOUT
     lab.write_pillar(pillar)

@@ -91,6 +91,14 @@ def test_ended_slot_is_released():
     assert statuses(plan) == {"gone": ("released", "the slot has ended")}
 
 
+def test_ended_slot_of_a_board_that_answers_no_ping_is_released_but_not_while_it_switches():
+    ended = booking("gone", start=0, hours=0.25)
+    down = {"jtk1": {"state": "down", "image": "alice/cuda-dev"}}
+    assert list(run([], status=down, rows=[row(ended, "ready")]).release) == ["jtk1"]
+    switching = {"jtk1": {"state": "switching", "image": "alice/cuda-dev"}}
+    assert run([], status=switching, rows=[row(ended, "ready")]).release == {}
+
+
 def test_deleted_booking_releases_but_unread_calendar_keeps_the_board():
     b = booking("a")
     status = {"jtk1": {"state": "up", "image": "alice/cuda-dev"}}
