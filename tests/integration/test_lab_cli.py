@@ -71,7 +71,7 @@ def test_up_status_down_leave_nothing_behind(small_lab, lab):
     assert (row["board"], row["power"], row["ping"], row["minion"], row["minion_up"]) == \
         ("jtk1", "on", True, "ready", True)
     table = jetson_lab("status", "--dir", small_lab)
-    assert "jtk1     on    " in table.stdout
+    assert "jtk1     site01 on    " in table.stdout
 
     changed = jetson_lab("up", "--dir", small_lab, "--boards", 2)
     assert changed.returncode == 1
