@@ -5,10 +5,12 @@ Every test here is marked ``integration`` by tests/conftest.py.
 """
 
 import json
+import subprocess
 
 import pytest
 
 from tests.conftest import SALT_DIR, make_pillar
+from tests.integration.site_env import exported_paths
 
 
 @pytest.fixture(scope="session")
@@ -92,8 +94,23 @@ class Farm:
         return self.master.salt_cli(timeout=180).run(fun, *args, minion_tgt=self.minion.id, **kwargs)
 
 
+def withdraw_exports(farm):
+    """Withdraw what a test left exported under its folder: ``state.apply jetson.site`` exports
+    the farm's boards (jetson/boards.sls) into the pillar's exports file, by default the real
+    /etc/exports.d/jetson.exports. Through the site module first (live and file), then exportfs."""
+    if not any(path.startswith(f"{farm.dir}/") for path in exported_paths()):
+        return
+    for board in farm.pillar.get("boards", {}):
+        farm.salt("jetson_nfs.unexport", board)
+    for path in exported_paths():
+        if path.startswith(f"{farm.dir}/"):
+            subprocess.run(["exportfs", "-u", f"127.0.0.0/8:{path}"], capture_output=True, timeout=30,
+                           check=False)
+
+
 @pytest.fixture
 def farm(salt_master, site_minion, pillar_tree, farm_dir):
     farm = Farm(salt_master, site_minion, pillar_tree, farm_dir, make_pillar(farm_dir))
     yield farm
+    withdraw_exports(farm)
     (pillar_tree / "jetson.sls").write_text("jetson: {}\n")
