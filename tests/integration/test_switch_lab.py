@@ -86,8 +86,9 @@ def test_one_board_switch_then_release(farm):
 
 def test_three_boards_switch_in_one_run_side_by_side(farm):
     rig, watch = farm
+    # admin/l4t-base is shared (a template): alice boots her own working copy of it.
     wanted = {"jtk1": ("alice/cuda-dev", "alice"), "jtk2": ("bob/ros", "bob"),
-              "jtk3": ("admin/l4t-base", "alice")}
+              "jtk3": ("alice/l4t-base", "alice")}
     pillar = {"boards": {"jtk1": "alice/cuda-dev", "jtk2": "bob/ros",
                          "jtk3": {"image": "admin/l4t-base", "user": "alice"}}}
     ret = orchestrate(rig, "jetson.switch", pillar)
@@ -104,6 +105,8 @@ def test_three_boards_switch_in_one_run_side_by_side(farm):
     assert last_lease < first_record
     release(rig, *wanted)
     assert_each_image_in_one_place(rig)
+    removed = rig.salt_call_site(["jetson_rootfs.remove", "alice/l4t-base"])  # as the lab was
+    assert removed.returncode == 0, removed
 
 
 def test_a_second_switch_of_a_busy_board_is_refused_at_once(farm):
