@@ -1,11 +1,12 @@
 """Reaching Salt: ``local`` (Salt's RunnerClient with the master's config, in this process) or
 ``api`` (salt-api rest_cherrypy with eauth, over ``requests``, every call with a timeout).
 
-Both give the same five calls: ``status()`` (``jetson.status``), ``switch(boards)`` and
+Both give the same six calls: ``status()`` (``jetson.status``), ``switch(boards)`` and
 ``release(boards)`` (``state.orch`` of ``jetson.switch``/``jetson.release``, one call for all
 boards so they run in parallel), ``copies(items)`` (``jetson.working_copies``: users' copies of
-shared images, made ahead of their slots) and ``jetson_pillar(minion)``. A call that cannot be made
-raises SaltError; an orchestration that ran returns ``{"jid", "success", "return"}``.
+shared images, made ahead of their slots), ``set_bookings(bookings)`` (``jetson.set_bookings``:
+the bookings not yet ended, to every site) and ``jetson_pillar(minion)``. A call that cannot be
+made raises SaltError; an orchestration that ran returns ``{"jid", "success", "return"}``.
 """
 
 import contextlib
@@ -102,6 +103,10 @@ class LocalSalt:
         data = self._call("jetson.working_copies", kwarg={"copies": list(items)})
         return _copies_answer(data.get("return"))
 
+    def set_bookings(self, bookings):
+        data = self._call("jetson.set_bookings", kwarg={"bookings": list(bookings)})
+        return _bookings_answer(data.get("return"))
+
     def jetson_pillar(self, minion):
         data = self._call("pillar.show_pillar", arg=[minion])
         pillar = data.get("return")
@@ -175,14 +180,20 @@ class ApiSalt:
         jid, found = self._run_async("state.orch", [mods], {"pillar": pillar}, f"state.orch {mods}")
         return {"jid": jid, "success": _orch_success(found), "return": found}
 
-    def copies(self, items):
-        _, found = self._run_async("jetson.working_copies", [], {"copies": list(items)},
-                                   "jetson.working_copies")
+    def _runner_return(self, fun, kwarg):
+        """What the runner ``fun`` returned, run with runner_async and polled until done."""
+        _, found = self._run_async(fun, [], kwarg, fun)
         # jobs.lookup_jid gives a runner's job as {master id: {"fun", ..., "return"}}.
         jobs = list(found.values()) if isinstance(found, dict) and len(found) == 1 else []
         if jobs and isinstance(jobs[0], dict) and "fun" in jobs[0] and "return" in jobs[0]:
             found = jobs[0]["return"]
-        return _copies_answer(found)
+        return found
+
+    def copies(self, items):
+        return _copies_answer(self._runner_return("jetson.working_copies", {"copies": list(items)}))
+
+    def set_bookings(self, bookings):
+        return _bookings_answer(self._runner_return("jetson.set_bookings", {"bookings": list(bookings)}))
 
     def switch(self, boards):
         return self._orch("jetson.switch", _orch_pillar_switch(boards))
@@ -203,14 +214,24 @@ def _board_rows(result):
     return result
 
 
-def _copies_answer(result):
-    """``jetson.working_copies``' answer, checked: ``{"done": {copy: ...}, "failed": {copy: reason}}``
-    (a copy that failed is the farm's answer, not an error of the call)."""
-    if isinstance(result, dict) and isinstance(result.get("done"), dict) and isinstance(
+def _farm_answer(fun, key, result):
+    """The runner ``fun``'s answer, checked: ``{key: {...}, "failed": {name: reason}}`` (what
+    failed in it is the farm's answer, not an error of the call); SaltError otherwise."""
+    if isinstance(result, dict) and isinstance(result.get(key), dict) and isinstance(
             result.get("failed", {}), dict):
-        return {"done": result["done"], "failed": result.get("failed") or {}}
+        return {key: result[key], "failed": result.get("failed") or {}}
     error = result.get("error") if isinstance(result, dict) else None
-    raise SaltError(f"jetson.working_copies failed: {error or str(result)[:300]}")
+    raise SaltError(f"{fun} failed: {error or str(result)[:300]}")
+
+
+def _copies_answer(result):
+    """``jetson.working_copies``': ``{"done": {copy: ...}, "failed": {copy: reason}}``."""
+    return _farm_answer("jetson.working_copies", "done", result)
+
+
+def _bookings_answer(result):
+    """``jetson.set_bookings``': ``{"sites": {site: {"bookings", "changed"}}, "failed": {site: reason}}``."""
+    return _farm_answer("jetson.set_bookings", "sites", result)
 
 
 def _board_reports(orch_return):

@@ -47,6 +47,8 @@ class Run:
     errors: list = field(default_factory=list)
     copies: list = field(default_factory=list)  # the bookings whose user needs a working copy
     copied: list = field(default_factory=list)  # what making them answered, one dict per copy
+    bookings: list = field(default_factory=list)  # what the sites are told is booked (push_list)
+    pushed: dict = field(default_factory=dict)  # site -> what its set_bookings answered
     written: int = 0
     pending: int = 0
 
@@ -71,14 +73,31 @@ class Bridge:
         first_seen = {key: row.first_seen for key, row in rows.items()}
         plan = D.decide(now, horizon, reading.bookings, reading.refusals, status, rows, first_seen,
                         self.zone, unread=reading.unread)
-        return Run(now=now, horizon=horizon, reading=reading, status=status, plan=plan,
-                   errors=list(reading.errors), copies=self.copies_needed(now, reading, first_seen))
-
-    def copies_needed(self, now, reading, first_seen):
-        """The bookings (one per working copy, the soonest) of a shared image by a user who boots
-        their own copy of it: made at this sync, ahead of the slot, so the switch never waits."""
         live = [b for b in reading.bookings if b.occurrence.end > now]
         accepted, _ = D.split_conflicts(live, first_seen, self.zone)
+        return Run(now=now, horizon=horizon, reading=reading, status=status, plan=plan,
+                   errors=list(reading.errors), copies=self.copies_needed(accepted),
+                   bookings=self.push_list(now, accepted, rows, reading.unread))
+
+    def push_list(self, now, accepted, rows, unread):
+        """What every site is told is booked: each booking not yet ended that keeps its board
+        (its image, and for a shared image booked by another user their working copy too), and
+        the bookings the bridge acted on in a calendar that did not answer this time."""
+        items = [(b.board, b.user, b.image, b.occurrence.start, b.occurrence.end) for b in accepted]
+        items += [(r.board, r.user, r.image, r.start_dt, r.end_dt) for r in rows.values()
+                  if r.calendar_url in unread and r.status in D.ACTIVE and r.board and r.image
+                  and r.end_dt and r.end_dt > now]
+        pushed = []
+        for board, user, image, start, end in items:
+            copy = copy_for(self.inventory, user, image)
+            for name in (image, copy) if copy else (image,):
+                pushed.append({"board": board, "user": user, "image": name,
+                               "start": start.isoformat(), "end": end.isoformat()})
+        return pushed
+
+    def copies_needed(self, accepted):
+        """The bookings (one per working copy, the soonest) of a shared image by a user who boots
+        their own copy of it: made at this sync, ahead of the slot, so the switch never waits."""
         needed = {}
         for booking in sorted(accepted, key=lambda b: b.occurrence.start):
             copy = copy_for(self.inventory, booking.user, booking.image)
@@ -92,6 +111,7 @@ class Bridge:
         """Act on ``run``'s plan; returns ``run`` with its outcomes."""
         for item in run.reading.bookings + run.reading.refusals:
             self.ledger.see(item.occurrence, run.now)
+        self._push_bookings(run)
         if run.copies:
             self._make_copies(run)
         if run.plan.switch:
@@ -128,6 +148,21 @@ class Bridge:
                 run.errors.append(f"working copy {copy} of {b.image} (booked on {b.board}): {reason}")
                 log.error("working copy %s of %s: %s", copy, b.image, reason)
             run.copied.append(item)
+
+    def _push_bookings(self, run):
+        """Tell every site what is booked (it then refuses to remove a booked image, user or
+        board); a failure is reported and the sync goes on."""
+        try:
+            result = self.salt.set_bookings(run.bookings)
+        except SaltError as err:
+            run.errors.append(f"the bookings could not be pushed to the sites: {err}")
+            log.error("the bookings could not be pushed to the sites: %s", err)
+            return
+        run.pushed = result["sites"]
+        for site, reason in sorted(result["failed"].items()):
+            run.errors.append(f"site {site}: the bookings could not be pushed: {reason}")
+            log.error("site %s: the bookings could not be pushed: %s", site, reason)
+        log.info("pushed %d bookings to the sites %s", len(run.bookings), ", ".join(sorted(run.pushed)))
 
     def _switch(self, run):
         boards = {b: {"image": k.image, "user": k.user} for b, k in run.plan.switch.items()}
@@ -297,6 +332,8 @@ def summary_of(run, dry_run=False):
         "copies_needed": [{"image": f"{b.user}/{b.image.split('/', 1)[1]}", "template": b.image,
                            "user": b.user, "board": b.board, "start": b.occurrence.start.isoformat()}
                           for b in run.copies],
+        "booked": run.bookings,
+        "sites_told": run.pushed,
         "errors": run.errors,
         "written": run.written,
         "pending": run.pending,

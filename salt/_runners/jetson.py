@@ -15,6 +15,7 @@ from jetson_farm import versions as versions_core
 from jetson_farm.errors import JetsonError
 from jetson_farm.inventory import Inventory
 from jetson_farm.runner import admin, history, leases, plan
+from jetson_farm.runner import bookings as bookings_core
 from jetson_farm.runner import copies as copies_core
 from jetson_farm.runner import quarantine as quarantine_core
 from jetson_farm.runner import status as status_core
@@ -222,6 +223,42 @@ def working_copies(copies=None, timeout=copies_core.COPY_TIMEOUT):
         __context__["retcode"] = 1
         return {"result": False, "done": done, "failed": failed, "retcode": 1}
     return {"result": True, "done": done, "failed": {}}
+
+
+
+def set_bookings(bookings=None, timeout=bookings_core.PUSH_TIMEOUT):
+    """
+    Push the bookings that have not ended to the site servers (the calendar bridge calls this at
+    every sync). Each site gets the bookings of its own boards (an empty list too) through its
+    ``jetson_rootfs.set_bookings``, which replaces what it had; a site then refuses to remove a
+    booked image, or to retire a booked board or user. A site that does not answer is reported
+    and the others still get theirs.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run jetson.set_bookings bookings='[{"image": "alice/cuda-dev", "board": "jtk1", \
+            "user": "alice", "start": "2026-12-01T09:00+01:00", "end": "2026-12-01T18:00+01:00"}]'
+        salt-run jetson.set_bookings bookings='[]'
+
+    bookings
+        A list of ``{"image", "board", "user", "start", "end"}`` (ISO 8601 times), every booking
+        of the farm: a site's saved list is replaced as a whole.
+    timeout
+        Seconds to wait for each site.
+
+    Returns ``{"result", "sites": {site: {"bookings", "changed"}}, "failed": {site: reason}}``,
+    with ``retcode`` 1 when a site failed; a bad booking pushes nothing anywhere.
+    """
+    try:
+        done, failed = bookings_core.push(_inventory(), SaltOps(__opts__), bookings, timeout=int(timeout))
+    except (JetsonError, ValueError) as err:
+        return _failed(str(err))
+    if failed:
+        __context__["retcode"] = 1
+        return {"result": False, "sites": done, "failed": failed, "retcode": 1}
+    return {"result": True, "sites": done, "failed": {}}
 
 # -- reading -----------------------------------------------------------------------------------
 

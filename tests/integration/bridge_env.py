@@ -1,9 +1,10 @@
 """The bridge wired to a real CalDAV server and a real SMTP sink, for the integration tests.
 
 ``RecordedFarm`` stands in for Salt in the CalDAV-side tests only: it answers ``status``,
-``switch``, ``release`` and ``copies`` as the runner's contract says, with every board coming
-up at once on the image asked (a user's own copy of a shared image, as the switch boots it), and
-records the calls (the copies apart, in ``copy_calls``). The Salt side itself (the ``local`` and ``api``
+``switch``, ``release``, ``copies`` and ``set_bookings`` as the runner's contract says, with every
+board coming up at once on the image asked (a user's own copy of a shared image, as the switch
+boots it), and records the calls (the copies apart, in ``copy_calls``; the pushed bookings in
+``pushed``). The Salt side itself (the ``local`` and ``api``
 gateways, the real runner and lab boards) is tested in test_bridge_salt*.py and the e2e test.
 """
 
@@ -32,7 +33,7 @@ DEFAULT_IMAGE = "admin/factory"  # what a released board runs; no test books it
 class RecordedFarm:
     def __init__(self, boards, templates=()):
         self._jids = itertools.count(1)
-        self.calls, self.copy_calls = [], []
+        self.calls, self.copy_calls, self.pushed = [], [], []
         self.templates, self.copies_made = set(templates), set()
         self.boards = {b: self._board(DEFAULT_IMAGE, None, "up") for b in boards}
 
@@ -64,6 +65,10 @@ class RecordedFarm:
                            "comment": f"{image} ready"}
             self.copies_made.add(image)
         return {"done": done, "failed": {}}
+
+    def set_bookings(self, bookings):
+        self.pushed.append(copy.deepcopy(bookings))
+        return {"sites": {"site01": {"bookings": len(bookings), "changed": True}}, "failed": {}}
 
     def release(self, boards):
         self.calls.append(("release", sorted(boards)))

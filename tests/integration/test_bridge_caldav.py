@@ -163,6 +163,29 @@ def test_a_shared_image_is_copied_for_its_user_at_sync_ahead_of_the_slot(env):
     env.sync(NINE + timedelta(hours=1, minutes=5))  # alice's slot is over: the board running her copy
     assert env.salt.calls[-1] == ("release", ["jtk1"])
 
+def test_every_sync_pushes_the_bookings_not_ended_with_working_copies_and_no_conflicts(env):
+    env.put("alice", "mine", booking_ics("mine", NINE, NINE + timedelta(hours=9)))  # jtk1 cuda-dev
+    env.put("bob", "late", booking_ics("late", NINE + timedelta(hours=1), NINE + timedelta(hours=2),
+                                       summary="jtk1 l4t-base"))
+    tomorrow = NINE + timedelta(days=1)
+    shared = env.put("bob", "t", booking_ics("t", tomorrow, tomorrow + timedelta(hours=2),
+                                             summary="jtk2 l4t-base"))
+    run = env.sync(NIGHT)
+
+    def pushed(run):
+        return sorted((b["board"], b["user"], b["image"], b["start"], b["end"]) for b in run.bookings)
+
+    day = (NINE.astimezone(UTC).isoformat(), (NINE + timedelta(hours=9)).astimezone(UTC).isoformat())
+    slot = (tomorrow.astimezone(UTC).isoformat(), (tomorrow + timedelta(hours=2)).astimezone(UTC).isoformat())
+    # bob's overlapping booking of jtk1 lost the board (conflict): it books nothing
+    assert pushed(run) == [("jtk1", "alice", "alice/cuda-dev", *day),
+                           ("jtk2", "bob", "admin/l4t-base", *slot), ("jtk2", "bob", "bob/l4t-base", *slot)]
+    assert env.salt.pushed == [run.bookings] and run.errors == []
+    env.server.delete(shared, user="bob")
+    after = env.sync(NINE + timedelta(hours=10))  # alice's slot has ended too
+    assert env.salt.pushed[-1] == [] and after.bookings == []
+
+
 def test_deleted_booking_releases_the_board(env):
     url = env.put("alice", "d", booking_ics("d", NINE, NINE + timedelta(hours=9)))
     env.sync(NIGHT)

@@ -1,6 +1,7 @@
 """The bridge's Salt side on real daemons: ``local`` (RunnerClient on the session master, through
 the real ``calendar-bridge`` command) and ``api`` (a real salt-api whose eauth user may only run
-``state.orch`` of ``jetson.*``, ``jetson.status``, ``jetson.working_copies`` and ``jobs.lookup_jid``)."""
+``state.orch`` of ``jetson.*``, ``jetson.status``, ``jetson.working_copies``, ``jetson.set_bookings``
+and ``jobs.lookup_jid``)."""
 
 import json
 import os
@@ -107,6 +108,55 @@ def test_local_mode_has_the_working_copies_of_bookings_made_ahead(runners, farm)
     assert again["done"]["alice/l4t-base"]["made"] is False
 
 
+def test_a_synced_booking_keeps_its_image_from_removal_until_it_is_deleted(runners, farm, radicale,
+                                                                          tmp_path):
+    layout = seed_store(farm.pillar["sites"]["site01"]["root"])  # alice/cuda-dev, bob/private
+    url = radicale.make_calendar("alice", "boards-booked")
+    # Days ahead: read (lookahead 7 days), past tonight's horizon so nothing is switched, and not
+    # ended by the site's own clock.
+    start = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    radicale.put(url + "b.ics", booking_ics("b", start, start + timedelta(hours=3), summary="jtk1 cuda-dev"),
+                 user="alice")
+    config = write_config(tmp_path / "bridge.yaml", radicale, "boards-booked",
+                          {"mode": "local", "master_config": runners.config_file}, {"salt_minion": "site01"})
+
+    proc = bridge("--config", config, "sync", "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["plan"]["switch"] == {} and report["errors"] == []
+    assert report["sites_told"] == {"site01": {"bookings": 1, "changed": True}}
+    refused = farm.salt("jetson_rootfs.remove", "alice/cuda-dev")
+    assert refused.returncode != 0
+    assert (f"image alice/cuda-dev is booked by alice on board jtk1 from {start.isoformat()} to "
+            f"{(start + timedelta(hours=3)).isoformat()}") in str(refused.data)
+    assert os.path.isdir(layout.image_path("alice/cuda-dev"))
+
+    radicale.delete(url + "b.ics", user="alice")
+    proc = bridge("--config", config, "sync", "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["sites_told"] == {"site01": {"bookings": 0, "changed": True}}
+    removed = farm.salt("jetson_rootfs.remove", "alice/cuda-dev")
+    assert removed.returncode == 0 and removed.data["removed"] is True, removed
+    assert not os.path.exists(layout.image_path("alice/cuda-dev"))
+
+
+def test_set_bookings_refuses_a_bad_booking_and_pushes_nothing(runners, farm):
+    layout = seed_store(farm.pillar["sites"]["site01"]["root"])
+    run = runners.salt_run_cli(timeout=120).run
+    good = {"image": "bob/private", "board": "jtk2", "user": "bob",
+            "start": "2099-01-01T09:00:00+00:00", "end": "2099-01-01T10:00:00+00:00"}
+    ret = run("jetson.set_bookings", f"bookings={json.dumps([good])}")
+    assert ret.returncode == 0 and ret.data["sites"] == {"site01": {"bookings": 1, "changed": True}}, ret
+    ret = run("jetson.set_bookings", f"bookings={json.dumps([good, dict(good, board='jtk9')])}")
+    assert ret.returncode != 0
+    assert "invalid bookings, none pushed: bookings[1]: unknown board 'jtk9'" in ret.data["error"]
+    refused = farm.salt("jetson_rootfs.remove", "bob/private")
+    assert refused.returncode != 0 and "is booked by bob on board jtk2" in str(refused.data)  # still held
+    assert os.path.isdir(layout.image_path("bob/private"))
+    ret = run("jetson.set_bookings", "bookings=[]")
+    assert ret.returncode == 0 and ret.data["sites"]["site01"]["bookings"] == 0
+
+
 def test_bad_config_exits_2_naming_the_key(tmp_path):
     path = tmp_path / "bridge.yaml"
     path.write_text("caldav: {url: 'http://127.0.0.1:1/'}\ncalendar_template: '{user}/b/'\n"
@@ -138,7 +188,7 @@ def api(salt_factories, tmp_path_factory):
         "sharedsecret": SECRET,
         "external_auth": {"sharedsecret": {"bridge": [{"@runner": [
             {"state.orch": {"args": [r"jetson\..*"]}}, "jetson.status", "jetson.working_copies",
-            "jobs.lookup_jid"]}]}},
+            "jetson.set_bookings", "jobs.lookup_jid"]}]}},
         "rest_cherrypy": {"host": "127.0.0.1", "port": port, "disable_ssl": True},
         "netapi_enable_clients": ["runner", "runner_async"],
     }
@@ -160,6 +210,9 @@ def test_api_status_and_orchestration(api):
     assert result["jid"] and result["success"] is False
     copies = salt.copies([{"template": "admin/l4t-base", "user": "alice", "board": "jtk1"}])
     assert copies["done"] == {} and "site01" in copies["failed"]["alice/l4t-base"]
+    pushed = salt.set_bookings([{"image": "alice/cuda-dev", "board": "jtk1", "user": "alice",
+                                 "start": "2099-01-01T09:00:00+00:00", "end": "2099-01-01T10:00:00+00:00"}])
+    assert pushed["sites"] == {} and "got no answer" in pushed["failed"]["site01"]  # reported, not raised
 
 
 def test_api_eauth_limits_the_bridge_user(api):
