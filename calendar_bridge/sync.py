@@ -85,8 +85,8 @@ class Bridge:
         the bookings the bridge acted on in a calendar that did not answer this time."""
         items = [(b.board, b.user, b.image, b.occurrence.start, b.occurrence.end) for b in accepted]
         items += [(r.board, r.user, r.image, r.start_dt, r.end_dt) for r in rows.values()
-                  if r.calendar_url in unread and r.status in D.ACTIVE and r.board and r.image
-                  and r.end_dt and r.end_dt > now]
+                  if r.calendar_url in unread and r.status in D.ACTIVE and r.image and r.start
+                  and r.board in self.inventory.boards and r.end_dt and r.end_dt > now]
         pushed = []
         for board, user, image, start, end in items:
             copy = copy_for(self.inventory, user, image)

@@ -181,6 +181,9 @@ def test_every_sync_pushes_the_bookings_not_ended_with_working_copies_and_no_con
     assert pushed(run) == [("jtk1", "alice", "alice/cuda-dev", *day),
                            ("jtk2", "bob", "admin/l4t-base", *slot), ("jtk2", "bob", "bob/l4t-base", *slot)]
     assert env.salt.pushed == [run.bookings] and run.errors == []
+    env.server.delete(env.urls["alice"], user="alice")  # her calendar is gone: not read
+    kept = env.sync(NIGHT + timedelta(minutes=10))  # her booking, acted on, still counts
+    assert ("jtk1", "alice", "alice/cuda-dev", *day) in pushed(kept)
     env.server.delete(shared, user="bob")
     after = env.sync(NINE + timedelta(hours=10))  # alice's slot has ended too
     assert env.salt.pushed[-1] == [] and after.bookings == []
