@@ -11,19 +11,17 @@ from tests.caldav_servers import Radicale
 NEEDS = ("qemu-system-x86_64", "debootstrap")
 
 
-# Opt-in until the tier has passed here once: written in the session of issue 7, it never ran to
-# the end on this 2-core machine (its VM boots were 5-10x slower than idle under the other tests'
-# load). ``JETSON_E2E=1 ./scripts/test.sh tests/e2e`` runs it.
-OPT_IN = "JETSON_E2E"
+# On by default, as CI runs it; ``JETSON_E2E=0`` leaves the tier out on a machine too slow for
+# TCG boots (it then reports every test skipped, with this reason).
+OPT_OUT = "JETSON_E2E"
 
 
 def _skip_reason():
     missing = [tool for tool in NEEDS if shutil.which(tool) is None]
     if missing:
         return f"the e2e tier needs {', '.join(missing)} (scripts/setup.sh installs them)"
-    if os.environ.get(OPT_IN) != "1":
-        return (f"the e2e tier is opt-in ({OPT_IN}=1) until it has passed on this machine: "
-                "see issue 7 and docs/lab.md")
+    if os.environ.get(OPT_OUT) == "0":
+        return f"the e2e tier was turned off ({OPT_OUT}=0): see docs/lab.md"
     return None
 
 
