@@ -41,6 +41,7 @@ LAB_VM_BOARDS = 2
 # A first run on a machine builds the VM boards' image (minutes); TCG boots take minutes too.
 VM_UP_TIMEOUT = 2400
 VM_DOWN_TIMEOUT = 600  # the purge removes four ~600 MB image trees
+VM_PING_WAIT = 60  # a TCG board's freshly started minion takes seconds per job
 
 
 @dataclass
@@ -148,7 +149,10 @@ class Lab:
         return proc.returncode == 0
 
     def minion_answers(self, board):
-        result = self.salt(["-t", "2", board, "test.ping"], timeout=60)
+        # One question at a time, with the patience a TCG board needs: a VM board's minion asked
+        # every 2 s piles up jobs and then fails to return any of them.
+        wait = VM_PING_WAIT if board in self.config.vm_boards else 2
+        result = self.salt(["-t", str(wait), board, "test.ping"], timeout=wait + 60)
         return result.returncode == 0 and result.of(board) is True
 
     def nfs_sessions(self, board):

@@ -13,6 +13,7 @@ import time
 
 from jetson_farm.errors import JetsonError
 from jetson_farm.rootfs.templates import copy_for
+from jetson_farm.runner.status import ask_sites
 
 log = logging.getLogger(__name__)
 
@@ -66,19 +67,10 @@ def _fire(bus, s, data, seconds):
 def catalogs(inventory, ops, only=None):
     """``{site: {image: entry}}`` from every site's (or the sites ``only``'s) ``jetson_image.catalog``;
     a site that does not answer gives none."""
-    found = {}
-    for site in inventory.sites.values():
-        if only is not None and site.name not in only:
-            continue
-        try:
-            listed = ops.call(site.minion, "jetson_image.catalog", timeout=30)
-        except JetsonError as err:
-            log.warning("site %s: no image catalog: %s", site.name, err)
-            continue
-        if isinstance(listed, list):
-            found[site.name] = {item["image"]: item for item in listed
-                                if isinstance(item, dict) and isinstance(item.get("image"), str)}
-    return found
+    return {site: {item["image"]: item for item in listed
+                   if isinstance(item, dict) and isinstance(item.get("image"), str)}
+            for site, listed in ask_sites(inventory, ops, "jetson_image.catalog", only=only).items()
+            if isinstance(listed, list)}
 
 
 def annotate(table, inventory, found):

@@ -8,15 +8,24 @@ from jetson_farm.runner import history, leases, quarantine
 log = logging.getLogger(__name__)
 
 
+def ask_sites(inventory, ops, fun, only=None, timeout=30):
+    """``{site: answer}`` of ``fun`` on every site server (or the sites ``only``), one after
+    another; a site that does not answer is logged and left out."""
+    answers = {}
+    for site in inventory.sites.values():
+        if only is not None and site.name not in only:
+            continue
+        try:
+            answers[site.name] = ops.call(site.minion, fun, timeout=timeout)
+        except JetsonError as err:
+            log.warning("site %s: no answer to %s: %s", site.name, fun, err)
+    return answers
+
+
 def site_states(inventory, ops):
     """``{board: state}`` from every site's ``jetson_rootfs.state``; an unreachable site gives none."""
     states = {}
-    for site in inventory.sites.values():
-        try:
-            value = ops.call(site.minion, "jetson_rootfs.state", timeout=30)
-        except JetsonError as err:
-            log.warning("site %s: no state: %s", site.name, err)
-            continue
+    for value in ask_sites(inventory, ops, "jetson_rootfs.state").values():
         if isinstance(value, dict):
             states.update({board: state for board, state in value.items() if isinstance(state, dict)})
     return states
