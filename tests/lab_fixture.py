@@ -222,7 +222,7 @@ def lab_session():
         _tear_down(lab_dir)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def vm_lab():
     """A lab whose boards jvm1, jvm2 are QEMU machines booting Linux over NFS (tests/e2e)."""
     lab = _bring_up(["--boards", 1, "--vm-boards", LAB_VM_BOARDS], VM_UP_TIMEOUT)
