@@ -5,12 +5,14 @@ images"). The account and the site come from test_image_cli.py."""
 import os
 import shutil
 import socket
+import stat
 import subprocess
+import tarfile
 
 import pytest
 
 from tests.functional.test_image_cli import _run, account, farm  # noqa: F401 (fixtures)
-from tests.unit.test_rootfs_tarball import sample_members
+from tests.unit.test_rootfs_tarball import member, sample_members
 
 pytestmark = [
     pytest.mark.timeout(120),
@@ -92,3 +94,27 @@ def test_over_ssh_no_other_command_runs(sshd, farm, tmp_path):  # noqa: F811
         assert proc.returncode in (1, 2), (words, proc)
         assert "usage: jetson-image" in proc.stderr or "\njetson-image: " in proc.stderr, proc.stderr
     assert not target.exists()
+
+
+@pytest.mark.parametrize(("members", "named"), [
+    ([member("a", tarfile.DIRTYPE), member("a", tarfile.SYMTYPE, linkname="/tmp"),
+      member("a/jetson-ssh-pwned", data=b"pwned")], "member 'a' comes twice"),
+    ([member("dev/null", tarfile.CHRTYPE, dev=(1, 3)), member("dev/null", data=b"pwned")],
+     "member 'dev/null' comes twice"),
+    ([member("etc", tarfile.DIRTYPE), member("../jetson-ssh-pwned", data=b"pwned")],
+     "member '../jetson-ssh-pwned' has a '..' component"),
+    ([member("/tmp/jetson-ssh-pwned", data=b"pwned")], "is an absolute path"),
+], ids=["symlink-then-child", "device-then-file", "dotdot", "absolute"])
+def test_over_ssh_a_hostile_tarball_is_refused_and_changes_nothing(sshd, farm, members, named):  # noqa: F811
+    before = farm.store_listing()
+    with open("/dev/null", "rb") as null:
+        null_stat = os.fstat(null.fileno())
+    source = farm.tarball("evil.tar", members)
+    proc = sshd("jetson-image", "import", "evil", source)
+    assert proc.returncode == 1, proc
+    assert named in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert farm.store_listing() == before
+    assert not os.path.exists("/tmp/jetson-ssh-pwned")
+    assert not os.path.exists(os.path.join(os.path.dirname(farm.site.layout.images_dir), "jetson-ssh-pwned"))
+    after = os.stat("/dev/null")
+    assert (after.st_rdev, stat.S_ISCHR(after.st_mode)) == (null_stat.st_rdev, True)
