@@ -6,31 +6,48 @@ command on the site server is ``jetson-image`` (no scp, no sftp) can upload one:
 The store reads a tarball twice (every member checked, then written), so the stream is first
 spooled into an unnamed file (``O_TMPFILE``) on the store's file system: it has no name, so it
 vanishes with the process whatever happens, and no partial upload is ever left behind. The
-upload may not be larger than the user's free quota; past it, the read stops and is refused.
+upload may not be larger than the user's free quota, nor (quota or not) than the store's free
+space less a reserve, so an endless stream never fills the site server's disk; past either,
+the read stops and is refused.
 """
 
 import os
+import shutil
 
 from jetson_farm.selfservice.images import QuotaExceeded, human
 
 CHUNK = 1024**2
 STDIN_SHOWN = "stdin"
+RESERVE_FRACTION = 0.05  # of the store's file system, kept free whatever the quotas say
+
+
+def disk_limit(folder):
+    """The most bytes an upload may spool into ``folder``'s file system: its free space less
+    RESERVE_FRACTION of its size."""
+    usage = shutil.disk_usage(folder)
+    return max(0, usage.free - int(usage.total * RESERVE_FRACTION))
 
 
 def spool(stream, folder, limit):
     """A read-only-positioned fd (at 0) of an unnamed file in ``folder`` holding all of ``stream``.
 
-    ``limit``: the most bytes accepted (None: no limit); past it QuotaExceeded, the file gone.
+    ``limit``: the most bytes accepted (None: the quota does not bound it); past it, or past
+    :func:`disk_limit`, QuotaExceeded, the file gone.
     """
+    room = disk_limit(folder)
+    if limit is None or room < limit:
+        limit, why = room, f"the store's free space ({human(room)}, less a {RESERVE_FRACTION:.0%} reserve)"
+    else:
+        why = f"your free quota ({human(limit)})"
     fd = os.open(folder, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
     total = 0
     try:
         while chunk := stream.read(CHUNK):
             total += len(chunk)
-            if limit is not None and total > limit:
-                raise QuotaExceeded(f"over quota: the upload on stdin is larger than your free quota "
-                                    f"({human(limit)}); nothing was kept. Remove an image first "
-                                    "(jetson-image remove NAME) or ask an admin for more")
+            if total > limit:
+                raise QuotaExceeded(f"over quota: the upload on stdin is larger than {why}; nothing "
+                                    "was kept. Remove an image first (jetson-image remove NAME) or "
+                                    "ask an admin for more")
             view = memoryview(chunk)
             while view:
                 view = view[os.write(fd, view):]
