@@ -103,19 +103,25 @@ def copy_into_store(site, src_path, dst, timeout=None, what=None, report=None, t
 
 
 def _run_copy(cmd, target, what, timeout, report, total):
-    """Run ``cmd``; while it runs, ``report(bytes at target, total)`` every PROGRESS_EVERY s."""
+    """Run ``cmd`` for at most ``timeout`` s; while it runs, ``report(bytes at target, total)``
+    every PROGRESS_EVERY s, or less often when walking the target takes long (a walk of a large
+    tree must not become the copy's own load)."""
     deadline = time.monotonic() + timeout
+    interval = PROGRESS_EVERY
     with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
         while True:
+            left = max(0.0, deadline - time.monotonic())
             try:
-                _, stderr = proc.communicate(timeout=PROGRESS_EVERY if report else None)
+                _, stderr = proc.communicate(timeout=min(interval, left) if report else left)
                 break
             except subprocess.TimeoutExpired:
-                if time.monotonic() > deadline:
+                if time.monotonic() >= deadline:
                     proc.kill()
                     proc.communicate()
                     raise JetsonError(f"{what} took more than {timeout}s; nothing was kept") from None
+                walked = time.monotonic()
                 report(fsutil.tree_bytes(target), total)
+                interval = max(PROGRESS_EVERY, 10 * (time.monotonic() - walked))
     if proc.returncode != 0:
         raise JetsonError(f"{what} failed (cp exited {proc.returncode}): {stderr.strip()[-500:]}")
     if report:
