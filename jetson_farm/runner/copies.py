@@ -12,12 +12,13 @@ import logging
 import time
 
 from jetson_farm.errors import JetsonError
+from jetson_farm.rootfs.clone import CLONE_TIMEOUT
 from jetson_farm.rootfs.templates import copy_for
 from jetson_farm.runner.status import ask_sites
 
 log = logging.getLogger(__name__)
 
-COPY_TIMEOUT = 6 * 3600  # a full copy of a large template on slow disks (jetson_farm/rootfs/clone.py)
+COPY_TIMEOUT = CLONE_TIMEOUT  # the site answers once its slowest copy is made
 
 
 def plan(inventory, switches):
@@ -91,7 +92,7 @@ def ahead(inventory, ops, items, timeout=COPY_TIMEOUT):
     board's site, one job per site: ``(done, failed)`` keyed by the copy ``user/name``."""
     done, failed, by_site = {}, {}, {}
     for item in items:
-        key = f"{item.get('user')}/{str(item.get('template')).rsplit('/', 1)[-1]}"
+        key = _copy_key(item)
         try:
             board = inventory.board(item.get("board"))
             if copy_for(inventory, item["user"], item["template"]) is None:
@@ -106,8 +107,13 @@ def ahead(inventory, ops, items, timeout=COPY_TIMEOUT):
         try:
             report = ops.call(minion, "jetson_image.working_copies", group, timeout=timeout)
         except JetsonError as err:
-            failed.update({f"{i['user']}/{i['template'].rsplit('/', 1)[-1]}": str(err) for i in group})
+            failed.update({_copy_key(i): str(err) for i in group})
             continue
         done.update((report or {}).get("done") or {})
         failed.update((report or {}).get("failed") or {})
     return done, failed
+
+
+def _copy_key(item):
+    """The copy ``user/name`` an item asks for, as the site keys its answer (even for a bad item)."""
+    return f"{item.get('user')}/{str(item.get('template')).rsplit('/', 1)[-1]}"

@@ -10,6 +10,7 @@ modules' names and return shapes.
 import logging
 
 from jetson_farm.errors import JetsonError
+from jetson_farm.rootfs.clone import CLONE_TIMEOUT
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +20,6 @@ SITE_TIMEOUT = 120
 READ_TIMEOUT = 60
 SWAP_TIMEOUT = 900  # a rename costs nothing, but injection and a first-time fsync may take a while
 REBOOT_TIMEOUT = 10
-COPY_TIMEOUT = 6 * 3600  # a full copy of a large template on slow disks (jetson_farm/rootfs/clone.py)
 
 
 class MinionError(JetsonError):
@@ -86,7 +86,7 @@ class SiteCalls:
         found made; ``(done, failed)`` by board."""
         copies = [{"template": s.template, "user": s.user, "board": s.name} for s in switches]
         try:
-            report = self.call("jetson_image.working_copies", copies, timeout=COPY_TIMEOUT)
+            report = self.call("jetson_image.working_copies", copies, timeout=CLONE_TIMEOUT)
         except MinionError as err:
             return {}, {s.name: str(err) for s in switches}
         report = report if isinstance(report, dict) else {}
