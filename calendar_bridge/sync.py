@@ -17,6 +17,7 @@ from calendar_bridge.salt_gateway import board_errors, boards_verified
 from calendar_bridge.text import one_line
 from calendar_bridge.writeback import TargetMissing, apply_status, status_block
 from jetson_farm.errors import JetsonError
+from jetson_farm.names import image_ref, parse_image
 from jetson_farm.rootfs.templates import copy_for
 
 log = logging.getLogger(__name__)
@@ -127,8 +128,8 @@ class Bridge:
         """Have the farm make (or find) every working copy of ``run.copies``, before any switch."""
         items = [{"template": b.image, "user": b.user, "board": b.board} for b in run.copies]
         for b in run.copies:
-            log.info("working copy %s/%s of %s for %s on %s from %s: asking the farm", b.user,
-                     b.image.split("/", 1)[1], b.image, b.user, b.board, _local_time(b, self.zone))
+            log.info("working copy %s of %s for %s on %s from %s: asking the farm", working_copy(b),
+                     b.image, b.user, b.board, _local_time(b, self.zone))
         try:
             result = self.salt.copies(items)
         except SaltError as err:
@@ -136,7 +137,7 @@ class Bridge:
             log.error("the working copies could not be made: %s", err)
             return
         for b in run.copies:
-            copy = f"{b.user}/{b.image.split('/', 1)[1]}"
+            copy = working_copy(b)
             item = {"image": copy, "template": b.image, "board": b.board, "user": b.user,
                     "start": b.occurrence.start.isoformat()}
             if copy in (result.get("done") or {}):
@@ -294,6 +295,11 @@ def _switch_outcome(booking, board_status, error=None, verified=False):
                       + (f": {error}" if error else ""))
 
 
+def working_copy(booking):
+    """The working copy ``<user>/<name>`` a booking of another user's template boots."""
+    return image_ref(booking.user, parse_image(booking.image)[1])
+
+
 def _local_time(booking, zone):
     return f"{booking.occurrence.start.astimezone(zone):%a %Y-%m-%d %H:%M}"
 
@@ -329,7 +335,7 @@ def summary_of(run, dry_run=False):
         "counts": counts,
         "jids": run.jids,
         "copies": run.copied,
-        "copies_needed": [{"image": f"{b.user}/{b.image.split('/', 1)[1]}", "template": b.image,
+        "copies_needed": [{"image": working_copy(b), "template": b.image,
                            "user": b.user, "board": b.board, "start": b.occurrence.start.isoformat()}
                           for b in run.copies],
         "booked": run.bookings,
