@@ -116,7 +116,9 @@ def wait_up(site, bus, batch, on_up):
     """Step 7: wait until each board's minion reports the marker of its switch; ``on_up(s, seconds)``
     as each one is. The boards that did not within their ``boot_timeout`` are returned.
 
-    A board is asked for its marker when its minion (re)starts after step 1 (a start event), at
+    A board whose minion's start event (after step 1) carries the marker (``start_event_grains``,
+    in the minion config the swap writes) is up without a question. Else it is asked for its
+    marker when its minion (re)starts after step 1 (a start event), at
     once for a resumed switch, and else at growing intervals (POLL, doubled up to POLL_MAX) in
     case an event was missed. A board is never asked again while its last question is open
     (for up to ANSWER_WAIT): a minion that is still starting on a slow board would otherwise
@@ -141,8 +143,15 @@ def wait_up(site, bus, batch, on_up):
         wanted = pending[name].switch_id if name in pending else None
         return isinstance(marker, dict) and wanted is not None and marker.get("switch_id") == wanted
 
+    def up_by_start_event(s):
+        started = bus.started_at(s.board.minion)
+        return (started is not None and started > s.stopped_at
+                and is_up(s.name, bus.start_grain(s.board.minion, "jetson_marker")))
+
     asks = []  # the marker questions still open: a busy minion may answer late
     while pending:
+        for s in [s for s in pending.values() if up_by_start_event(s)]:
+            on_up(pending.pop(s.name), round(time.monotonic() - began, 3))
         now = time.monotonic()
         asking = [s for s in pending.values() if due(s, now)]
         for s in asking:

@@ -44,6 +44,9 @@ class LabConfig:
     vm_boards: list = field(default_factory=list)
     vm_cpus: int = 2
     vm_memory: int = 1024  # MiB
+    # "max" shows the guest SVM (it loads kvm for nothing) and booted slower under TCG here
+    # (docs/lab.md).
+    vm_cpu_model: str = "qemu64"
     vm_rootdelay: int = 10  # NFS mount tries before the VM's kernel panics
     sites: int = 1  # site servers: site01 (the boards' first share, VM boards), site02, ...
 

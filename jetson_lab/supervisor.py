@@ -56,7 +56,8 @@ class Supervisor:
                 board, config.nfsroot(board), config.run_dir(board), ip=net.board_addr(index),
                 mac=net.mac(index), tap=net.tap(index), server=net.bridge_addr,
                 netmask=str(net.network.netmask), nfs_port=config.nfs_port, cpus=config.vm_cpus,
-                memory=config.vm_memory, rootdelay=config.vm_rootdelay)
+                memory=config.vm_memory, rootdelay=config.vm_rootdelay,
+                cpu_model=config.vm_cpu_model)
 
     def board(self, name):
         try:

@@ -104,12 +104,13 @@ class LabVMBoard:
     kind = "vm"
 
     def __init__(self, name, nfsroot, run_dir, *, ip, mac, tap, server, netmask, nfs_port,
-                 cpus=2, memory=1024, rootdelay=10):
+                 cpus=2, memory=1024, rootdelay=10, cpu_model="qemu64"):
         self.name, self.nfsroot = name, nfsroot
         self.run_dir = pathlib.Path(run_dir)
         self.ip, self.mac, self.tap, self.server = ip, mac, tap, server
         self.netmask, self.nfs_port = netmask, nfs_port
         self.cpus, self.memory, self.rootdelay = cpus, memory, rootdelay
+        self.cpu_model = cpu_model
         self.control_socket = self.run_dir / "control.sock"
         self.qmp_socket = self.run_dir / "qmp.sock"
         self.faults = set()
@@ -185,7 +186,7 @@ class LabVMBoard:
         self.qmp_socket.unlink(missing_ok=True)
         accel = choose_accel()
         args = [
-            QEMU, "-name", self.name, "-accel", accel, "-machine", "q35", "-cpu", "max",
+            QEMU, "-name", self.name, "-accel", accel, "-machine", "q35", "-cpu", self.cpu_model,
             "-smp", str(self.cpus), "-m", str(self.memory), "-nodefaults", "-no-user-config",
             "-display", "none", "-no-reboot", "-rtc", "base=utc",
             "-kernel", str(boot_dir / "vmlinuz"), "-initrd", str(boot_dir / "initrd.img"),

@@ -14,6 +14,10 @@ proc  /proc  proc   defaults                  0 0
 tmpfs /tmp   tmpfs  defaults,nosuid,nodev     0 0
 """
 HOSTS = "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n"
+# The board's name (from the kernel's ip=) resolves to its own addresses without DNS: the
+# minion's hostname and fqdn grains looked it up, and on a board network with no reachable
+# name server each lookup waited out the resolver's timeouts (40 s of a TCG board's start).
+NSS_HOSTS = "hosts:          files myhostname dns\n"
 # A persistent journal on an NFS root grows by megabytes per boot and costs a round trip per write.
 JOURNALD = "[Journal]\nStorage=volatile\nRuntimeMaxUse=32M\n"
 SSHD = """\
@@ -66,6 +70,9 @@ random_reauth_delay: 0
 recon_default: 200
 enable_fqdns_grains: false
 enable_gpu_grains: false
+# The start computes the grains twice (before and after connecting); the cache is in /run,
+# so a boot never reads another boot's grains.
+grains_cache: true
 log_level_logfile: info
 # Jobs as threads of the running minion: a forked job re-authenticates with the master on its
 # own, which takes seconds on a slow board (or a TCG one).
@@ -100,6 +107,7 @@ def configure(root):
     write(root, "etc/fstab", FSTAB)
     write(root, "etc/hosts", HOSTS)
     write(root, "etc/hostname", "jetson-image\n")
+    _resolve_own_name(root)
     write(root, "etc/machine-id", "")  # each board makes its own at first boot
     if os.path.lexists(os.path.join(root, "var/lib/dbus/machine-id")):
         os.unlink(os.path.join(root, "var/lib/dbus/machine-id"))
@@ -119,6 +127,13 @@ def configure(root):
     write(root, "etc/salt/minion.d/farm.conf", MINION_CONF)
     for unit in MASKED:
         _link(root, f"etc/systemd/system/{unit}", "/dev/null")
+
+
+def _resolve_own_name(root):
+    path = os.path.join(root, "etc/nsswitch.conf")
+    with open(path, encoding="utf-8") as handle:
+        lines = [NSS_HOSTS if line.startswith("hosts:") else line for line in handle]
+    write(root, "etc/nsswitch.conf", "".join(lines))
 
 
 def add_files(root, files):

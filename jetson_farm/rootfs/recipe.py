@@ -32,7 +32,7 @@ KERNELS = {"amd64": "linux-image-cloud-amd64", "arm64": "linux-image-arm64"}
 QEMU_USER = {"arm64": "qemu-aarch64-static", "amd64": "qemu-x86_64-static"}
 BASE_PACKAGES = (
     "systemd", "systemd-sysv", "udev", "kmod", "initramfs-tools", "iproute2", "iputils-ping",
-    "procps", "netbase", "openssh-server", "python3", "python3-venv", "less",
+    "procps", "netbase", "openssh-server", "python3", "python3-venv", "less", "libnss-myhostname",
 )
 PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]{0,99}$")
 RELEASE_RE = re.compile(r"^[a-z][a-z0-9-]{1,30}$")

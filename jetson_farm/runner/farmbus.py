@@ -36,6 +36,7 @@ class FarmBus:
         self._returns = {}  # jid -> {minion: return event data}, for every job seen
         self._first_seen = {}  # jid -> monotonic time, to forget the other processes' jobs
         self._starts = {}  # minion -> monotonic time of its last start event
+        self._start_grains = {}  # minion -> the grains its last start event carried
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._listen, name="jetson-farm-bus", daemon=True)
         self._thread.start()
@@ -54,6 +55,8 @@ class FarmBus:
                     self._first_seen.setdefault(parts[2], time.monotonic())
                 elif len(parts) == 4 and parts[:2] == ["salt", "minion"] and parts[3] == "start":
                     self._starts[parts[2]] = time.monotonic()
+                    grains = event["data"].get("grains") if isinstance(event["data"], dict) else None
+                    self._start_grains[parts[2]] = grains if isinstance(grains, dict) else {}
                 else:
                     continue
                 self._seen.notify_all()
@@ -62,6 +65,11 @@ class FarmBus:
         """Monotonic time of ``minion``'s last start event in this run, or None."""
         with self._seen:
             return self._starts.get(minion)
+
+    def start_grain(self, minion, grain):
+        """The grain ``minion``'s last start event carried (``start_event_grains``), or None."""
+        with self._seen:
+            return self._start_grains.get(minion, {}).get(grain)
 
     def wait_event(self, seconds):
         """Sleep until the next job return or start event, at most ``seconds``."""

@@ -8,12 +8,9 @@ and ``salt-run state.orch jetson.switch``.
 """
 
 import json
-import os
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
-
-import pytest
 
 from calendar_bridge.writeback import read_status
 from tests.bridge_events import booking_ics
@@ -122,15 +119,6 @@ def _event_watch(lab, tag):
     return proc
 
 
-# The fault case ran to its rollback and quarantine in CI, then failed in the test's own wait for
-# the board (a ping every 2 s piled jobs on the TCG minion; lab_fixture asks once a minute now).
-# Until that fix has passed here it runs on request only.
-FAULT_OPT_IN = "JETSON_E2E_FAULT"
-
-
-@pytest.mark.skipif(os.environ.get(FAULT_OPT_IN) != "1",
-                    reason=f"the e2e fault case runs on request ({FAULT_OPT_IN}=1) until its fixed "
-                           "wait for the board has passed here: see docs/lab.md")
 def test_an_export_broken_after_the_swap_ends_in_rollback_and_quarantine(vm_lab):  # noqa: F811
     lab, board = vm_lab, "jvm1"
     user, name, colour = BOOKED[board]

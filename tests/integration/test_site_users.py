@@ -12,103 +12,20 @@ import datetime
 import grp
 import os
 import pwd
-import random
 import shutil
 import socket
-import subprocess
-import sys
 import threading
-import uuid
 
 import pytest
 
-from tests.conftest import SCRATCH
+from tests.jump_host import NEEDS_SSH, Jump
 from tests.unit.test_rootfs_helpers import make_rootfs, manifest
 from tests.unit.test_rootfs_tarball import make_tar, sample_members
 
 SITE_SLS = "jetson.site"  # the whole site, as an admin applies it
 USERS_SLS = "jetson.users"  # its users' part only: what the jump-host tests need, quicker
 
-pytestmark = [
-    pytest.mark.timeout(900),
-    pytest.mark.skipif(os.geteuid() != 0 or not all(shutil.which(c) for c in ("ssh", "ssh-keygen", "sudo",
-                                                                              "useradd", "visudo")),
-                       reason="needs root, OpenSSH's client, sudo and useradd"),
-    pytest.mark.skipif(not os.path.exists("/usr/sbin/sshd"), reason="needs OpenSSH's sshd"),
-]
-
-
-def _run(cmd, **kwargs):
-    return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120, **kwargs)
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Jump:
-    """This test's jump host: names, paths, keys, and the ssh client of each user."""
-
-    def __init__(self, farm):
-        tag = uuid.uuid4().hex[:6]
-        self.farm, self.group = farm, f"jf{tag}"
-        self.admin, self.alice, self.bob, self.eve = (f"{p}{tag}" for p in ("ad", "al", "bo", "ev"))
-        self.folder = SCRATCH / f"users-{tag}"
-        self.folder.mkdir(parents=True)
-        os.chmod(self.folder, 0o755)
-        self.keys = self.folder / "client"
-        self.keys.mkdir(mode=0o700)
-        self.command = self.folder / "jetson-image"
-        self.site_config = self.folder / "site.yaml"
-        self.command.write_text(f"#!{sys.executable}\nimport sys\n"
-                                "from jetson_farm.selfservice.cli import main\n"
-                                f"sys.exit(main(default_config={str(self.site_config)!r}))\n")
-        os.chmod(self.command, 0o755)
-        self.dropin = self.folder / "sshd.d" / "jetson-farm.conf"
-        self.sudoers = f"/etc/sudoers.d/jetson-farm-test-{tag}"
-        self.board_ip = f"127.77.{random.randint(1, 250)}.1"
-        for user in (self.alice, self.bob):
-            assert _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{user}@laptop",
-                         "-f", str(self.keys / user)]).returncode == 0
-        self.port = None
-
-    def pillar(self):
-        pillar = self.farm.pillar
-        pillar["sites"]["site01"]["jump_host"] = {
-            "enabled": True, "group": self.group, "sshd_config": str(self.dropin), "sshd_service": "",
-            "keys_dir": str(self.folder / "keys"), "command": str(self.command),
-            "sudoers": self.sudoers, "site_config": str(self.site_config)}
-        pillar["boards"]["jtk1"]["ip"] = self.board_ip
-        pillar["users"] = {
-            self.admin: {"email": "admin@example.org", "admin": True},
-            self.alice: {"ssh_keys": [self.public(self.alice)], "quota_gb": 1},
-            self.bob: {"ssh_keys": [self.public(self.bob)]},
-        }
-        pillar["defaults"]["image"] = f"{self.admin}/l4t-base"
-        pillar["images"] = {f"{self.admin}/l4t-base": {"shared": True}}
-        return pillar
-
-    def public(self, user):
-        return (self.keys / f"{user}.pub").read_text().strip()
-
-    def ssh(self, user, *words, options=(), stdin=subprocess.DEVNULL):
-        return _run(["ssh", "-i", str(self.keys / user), "-p", str(self.port), "-o", "BatchMode=yes",
-                     "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                     "-o", "LogLevel=ERROR", *options, f"{user}@127.0.0.1", *words], stdin=stdin)
-
-    def cleanup(self):
-        for user in (self.admin, self.alice, self.bob, self.eve):
-            # sshd's session processes may outlive the daemon for a moment (userdel: 8, in use)
-            for _ in range(100):
-                if _run(["userdel", user]).returncode in (0, 6):  # 6: no such user
-                    break
-                subprocess.run(["sleep", "0.1"], check=False)
-        _run(["groupdel", self.group])
-        if os.path.exists(self.sudoers):
-            os.unlink(self.sudoers)
-        shutil.rmtree(self.folder, ignore_errors=True)
+pytestmark = [pytest.mark.timeout(900), *NEEDS_SSH]
 
 
 def _states(ret):
@@ -122,7 +39,8 @@ def _apply(farm, sls=USERS_SLS, **kwargs):
 
 @pytest.fixture
 def jump(farm):
-    jump = Jump(farm)
+    jump = Jump()
+    jump.farm = farm
     try:
         yield jump
     finally:
@@ -131,34 +49,15 @@ def jump(farm):
 
 @pytest.fixture
 def sshd(jump):
-    """A private sshd whose config includes the drop-in the state wrote."""
-    jump.port = _free_port()
-    config = jump.folder / "sshd_config"
-    host_key = jump.folder / "host"
-    assert _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)]).returncode == 0
-    config.write_text(f"Include {jump.dropin}\nPort {jump.port}\nListenAddress 127.0.0.1\n"
-                      f"HostKey {jump.folder / 'host'}\nPidFile {jump.folder / 'sshd.pid'}\n"
-                      "UsePAM no\nStrictModes no\n")
-    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-    log = jump.folder / "sshd.log"
-    daemon = subprocess.Popen(["/usr/sbin/sshd", "-D", "-f", str(config), "-E", str(log)])
-    try:
-        for _ in range(100):
-            if jump.ssh(jump.alice, "jetson-image", "--help").returncode == 0:
-                break
-            if daemon.poll() is not None:
-                pytest.fail(f"sshd exited: {log.read_text()}")
-            subprocess.run(["sleep", "0.1"], check=False)
+    with jump.sshd() as daemon:
         yield daemon
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=30)
 
 
 @pytest.fixture
 def applied(jump):
     """The state applied once for this test's pillar."""
-    jump.farm.pillar = jump.pillar()
+    jump.farm.pillar = jump.configure(jump.farm.pillar)
+    jump.farm.pillar["boards"]["jtk1"]["ip"] = jump.board_ip
     jump.farm.apply_pillar()
     ret = _apply(jump.farm)
     assert ret.returncode == 0, ret
@@ -166,7 +65,8 @@ def applied(jump):
 
 
 def test_a_test_run_changes_nothing_then_an_apply_makes_the_accounts_and_a_second_none(jump):
-    jump.farm.pillar = jump.pillar()
+    jump.farm.pillar = jump.configure(jump.farm.pillar)
+    jump.farm.pillar["boards"]["jtk1"]["ip"] = jump.board_ip
     jump.farm.apply_pillar()
     ret = _apply(jump.farm, SITE_SLS, test=True)
     assert ret.returncode == 0, ret
