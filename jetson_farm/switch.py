@@ -34,6 +34,7 @@ LEASE_MARGIN = 600  # seconds a lease outlives the longest a healthy switch can 
 POLL = 5.0  # seconds before a board is asked for its marker again when no start event came
 POLL_MAX = 60.0  # the longest interval between two such asks (it doubles from POLL)
 ANSWER_WAIT = 30.0  # seconds an unanswered marker question is left open before another is sent
+POWER_POLL = 10.0  # seconds between two looks at the booting boards' power (off: the boot failed)
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Switch:
     stopped_at: float = 0.0  # when step 1 was sent; a start event after it means a new boot
     results: dict = field(default_factory=dict)
     error: str = ""
+    boot_failure: str = ""  # why step 7 gave up before ``boot_timeout``, if it did
 
     @property
     def parked(self):
@@ -114,7 +116,9 @@ def start(site, batch, stagger=0):
 
 def wait_up(site, bus, batch, on_up):
     """Step 7: wait until each board's minion reports the marker of its switch; ``on_up(s, seconds)``
-    as each one is. The boards that did not within their ``boot_timeout`` are returned.
+    as each one is. The boards that did not within their ``boot_timeout`` are returned, and so
+    are those whose power driver reports them off meanwhile (a board that panics and stays off,
+    as the lab's VM boards do): their boot failed, and waiting longer would not bring them up.
 
     A board whose minion's start event (after step 1) carries the marker (``start_event_grains``,
     in the minion config the swap writes) is up without a question. Else it is asked for its
@@ -149,6 +153,7 @@ def wait_up(site, bus, batch, on_up):
                 and is_up(s.name, bus.start_grain(s.board.minion, "jetson_marker")))
 
     asks = []  # the marker questions still open: a busy minion may answer late
+    power_looked = began
     while pending:
         for s in [s for s in pending.values() if up_by_start_event(s)]:
             on_up(pending.pop(s.name), round(time.monotonic() - began, 3))
@@ -167,6 +172,12 @@ def wait_up(site, bus, batch, on_up):
                 if is_up(name, marker):
                     on_up(pending.pop(name), round(time.monotonic() - began, 3))
         now = time.monotonic()
+        if now >= power_looked + POWER_POLL:
+            power_looked = now
+            watched = [s for s in pending.values() if s.driver != "salt"]
+            for name in site.powered_off(watched) if watched else ():
+                pending[name].boot_failure = f"its power went off {now - began:.0f}s into its boot"
+                late.append(pending.pop(name))
         for name in [n for n in pending if now >= deadline[n]]:
             late.append(pending.pop(name))
         if pending:
@@ -364,8 +375,9 @@ class Engine:
         clock = time.monotonic()
         late = wait_up(site, self.bus, booting, lambda s, seconds: self.up(s, seconds))
         for s in late:
-            reason = (f"{s.name} did not come back on {s.image} within {s.board.boot_timeout}s "
-                      f"(switch {s.switch_id})")
+            how = (f"failed to boot {s.image}: {s.boot_failure}" if s.boot_failure
+                   else f"did not come back on {s.image} within {s.board.boot_timeout}s")
+            reason = f"{s.name} {how} (switch {s.switch_id})"
             s.results["verify"] = {"verify": reason}
         rollbacks = roll_back(self, site, late) if late else {}
         for s in late:

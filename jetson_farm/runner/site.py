@@ -20,6 +20,7 @@ SITE_TIMEOUT = 120
 READ_TIMEOUT = 60
 SWAP_TIMEOUT = 900  # a rename costs nothing, but injection and a first-time fsync may take a while
 REBOOT_TIMEOUT = 10
+POWER_TIMEOUT = 15  # a look at the booting boards' power (step 7)
 
 
 class MinionError(JetsonError):
@@ -127,6 +128,17 @@ class SiteCalls:
     def start(self, switches, parked, stagger=0):
         return self._many("jetson_power.start_many", switches, [s.name for s in switches],
                           parked=parked, stagger=stagger)
+
+    def powered_off(self, switches):
+        """The names of the boards whose driver reports them off (one short job; a silent site
+        or a failing driver says nothing)."""
+        try:
+            done, _ = self._many("jetson_power.power_many", switches, [s.name for s in switches],
+                                 timeout=POWER_TIMEOUT)
+        except NoAnswer:
+            return set()
+        return {name for name, report in done.items()
+                if isinstance(report, dict) and report.get("power") == "off"}
 
     def ask_markers(self, switches):
         """Ask the boards' minions for their marker grain, without waiting: the job, for :meth:`markers`."""

@@ -289,6 +289,24 @@ def ensure_down_many(boards, timeout=None):
     return _each(boards, down, parallel=True)
 
 
+def power_many(boards):
+    """Several boards' power as their drivers see it, in one job (switch step 7 watches it: a
+    board that goes off while it boots has failed to boot).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt site01 jetson_power.power_many '["jtk1", "jtk2"]'
+
+    boards
+        A list of board names of this site.
+
+    Returns ``{"done": {board: {"power": "on"|"off"|"unknown"}}, "failed": {board: message}}``.
+    """
+    return _each(boards, lambda driver, entry: {"power": boot.power_word(driver)})
+
+
 def start_many(boards, parked=False, stagger=0):
     """Power several boards on for their boot (switch step 6), or off when they are parked.
 

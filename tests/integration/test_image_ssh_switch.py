@@ -7,6 +7,7 @@ keys made here; the jump host's paths are in a scratch folder (tests/jump_host.p
 accounts, sudo rule and pillar are put back afterwards.
 """
 
+import pathlib
 import pwd
 
 import pytest
@@ -73,7 +74,7 @@ def test_a_tarball_imported_over_ssh_boots_on_a_lab_board(lab, jump, tmp_path):
         switched = orchestrate(lab, "jetson.switch", {"board": BOARD, "image": "alice/mine"})
         assert switched.returncode == 0, switched
         assert marker(lab, BOARD)["image"] == "alice/mine"
-        assert (lab.nfsroot(BOARD) / "etc" / "issue").read_text() == "alice's own image\n"
+        assert pathlib.Path(lab.nfsroot(BOARD), "etc", "issue").read_text() == "alice's own image\n"
         assert where_images(lab, site)["alice/mine"] == [BOARD]
     finally:
         back = orchestrate(lab, "jetson.switch", {"board": BOARD, "image": default})
