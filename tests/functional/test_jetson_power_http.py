@@ -102,3 +102,16 @@ def test_unknown_board_is_a_clear_error(modules, pdu):
     with pytest.raises(SaltInvocationError, match=r"invalid board name 'JTK/1'"):
         modules.jetson_power.on("JTK/1")
     assert pdu.requests == []
+
+
+def test_power_many_reports_each_board_and_unknown_where_the_pdu_cannot_tell(modules, pdu):
+    power = modules.jetson_power
+    power.on("jtk1")
+    report = power.power_many(["jtk1", "jtk2", "jtk3", "jtk9"])
+    assert report["done"] == {"jtk1": {"power": "on"}, "jtk2": {"power": "unknown"},
+                              "jtk3": {"power": "unknown"}}
+    assert list(report["failed"]) == ["jtk9"] and "jtk9" in report["failed"]["jtk9"]
+    power.off("jtk1")
+    assert power.power_many(["jtk1"])["done"] == {"jtk1": {"power": "off"}}
+    with pytest.raises(SaltInvocationError, match="boards must be a non-empty list"):
+        power.power_many([])
