@@ -3,7 +3,8 @@
 # a lab with two QEMU boards (jvm1, jvm2) booting a Debian image built by the site server
 # (jetson_rootfs.build, cached in /var/cache/jetson-farm), two images that differ by one file,
 # a switch of both boards by hand, what each board now says, the serial console lines of the
-# kernel mounting its NFS root, and a release. Each step prints its time.
+# kernel mounting its NFS root, and a release. Each step prints its time. A job on a TCG board's
+# fresh minion waits tens of seconds before it runs (Salt rebuilds its loaders per job): -t 300.
 # Stop the farm with: .venv/bin/jetson-lab down --dir "$JETSON_DEMO_VM_DIR"
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,13 +42,13 @@ step "3. Switch both boards at once: power off, unexport, swap by rename, export
 salt_run state.orch jetson.switch --state-output=terse_id \
     pillar='{"boards": {"jvm1": "alice/vm-red", "jvm2": "bob/vm-blue"}}'
 salt_run jetson.status
-show "$BIN/salt" -c "$DIR/master" -l quiet 'jvm*' cmd.run 'cat /etc/jetson-demo; findmnt -n -o SOURCE,FSTYPE,OPTIONS /'
+show "$BIN/salt" -c "$DIR/master" -l quiet -t 300 'jvm*' cmd.run 'cat /etc/jetson-demo; findmnt -n -o SOURCE,FSTYPE,OPTIONS /'
 console
 took
 
 step "4. Release both boards to their default images"
 salt_run state.orch jetson.release --state-output=terse_id pillar='{"boards": ["jvm1", "jvm2"]}'
-show "$BIN/salt" -c "$DIR/master" -l quiet 'jvm*' cmd.run 'cat /etc/jetson-image'
+show "$BIN/salt" -c "$DIR/master" -l quiet -t 300 'jvm*' cmd.run 'cat /etc/jetson-image'
 took
 
 step "Done in $(( ($(ms) - T0) / 1000 )) s. The farm keeps running; stop it with: $BIN/jetson-lab down --dir $DIR"
