@@ -117,8 +117,9 @@ def start(site, batch, stagger=0):
 def wait_up(site, bus, batch, on_up):
     """Step 7: wait until each board's minion reports the marker of its switch; ``on_up(s, seconds)``
     as each one is. The boards that did not within their ``boot_timeout`` are returned, and so
-    are those whose power driver reports them off meanwhile (a board that panics and stays off,
-    as the lab's VM boards do): their boot failed, and waiting longer would not bring them up.
+    are those whose power driver reports them off after it reported them on (a board that
+    panics and stays off, as the lab's VM boards do): their boot failed, and waiting longer
+    would not bring them up.
 
     A board whose minion's start event (after step 1) carries the marker (``start_event_grains``,
     in the minion config the swap writes) is up without a question. Else it is asked for its
@@ -154,6 +155,7 @@ def wait_up(site, bus, batch, on_up):
 
     asks = []  # the marker questions still open: a busy minion may answer late
     power_looked = began
+    seen_on = set()  # boards whose driver said "on" during this wait
     while pending:
         for s in [s for s in pending.values() if up_by_start_event(s)]:
             on_up(pending.pop(s.name), round(time.monotonic() - began, 3))
@@ -175,9 +177,13 @@ def wait_up(site, bus, batch, on_up):
         if now >= power_looked + POWER_POLL:
             power_looked = now
             watched = [s for s in pending.values() if s.driver != "salt"]
-            for name in site.powered_off(watched) if watched else ():
-                pending[name].boot_failure = f"its power went off {now - began:.0f}s into its boot"
-                late.append(pending.pop(name))
+            for name, power in (site.power_states(watched) if watched else {}).items():
+                # Off counts only after on: a PDU's cycle may still hold the outlet off at first.
+                if power == "on":
+                    seen_on.add(name)
+                elif power == "off" and name in seen_on and name in pending:
+                    pending[name].boot_failure = f"its power went off {now - began:.0f}s into its boot"
+                    late.append(pending.pop(name))
         for name in [n for n in pending if now >= deadline[n]]:
             late.append(pending.pop(name))
         if pending:

@@ -129,16 +129,15 @@ class SiteCalls:
         return self._many("jetson_power.start_many", switches, [s.name for s in switches],
                           parked=parked, stagger=stagger)
 
-    def powered_off(self, switches):
-        """The names of the boards whose driver reports them off (one short job; a silent site
-        or a failing driver says nothing)."""
+    def power_states(self, switches):
+        """``{board: "on"|"off"|"unknown"}`` as the boards' drivers see it (one short job; a
+        silent site or a failing driver says nothing of its boards)."""
         try:
             done, _ = self._many("jetson_power.power_many", switches, [s.name for s in switches],
                                  timeout=POWER_TIMEOUT)
         except NoAnswer:
-            return set()
-        return {name for name, report in done.items()
-                if isinstance(report, dict) and report.get("power") == "off"}
+            return {}
+        return {name: report.get("power") for name, report in done.items() if isinstance(report, dict)}
 
     def ask_markers(self, switches):
         """Ask the boards' minions for their marker grain, without waiting: the job, for :meth:`markers`."""
