@@ -27,6 +27,24 @@ def free_port():
         return sock.getsockname()[1]
 
 
+@contextlib.contextmanager
+def running_sshd(config, log, ready):
+    """``sshd -D -f config`` (log in ``log``), yielded once ``ready()`` is true; stopped after."""
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation folder
+    daemon = subprocess.Popen(["/usr/sbin/sshd", "-D", "-f", str(config), "-E", str(log)])
+    try:
+        for _ in range(100):
+            if ready():
+                break
+            if daemon.poll() is not None:
+                pytest.fail(f"sshd exited: {log.read_text()}")
+            subprocess.run(["sleep", "0.1"], check=False)
+        yield daemon
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=30)
+
+
 class Jump:
     """This test's jump host: names, paths, keys, and the ssh client of each user."""
 
@@ -92,20 +110,9 @@ class Jump:
         config.write_text(f"Include {self.dropin}\nPort {self.port}\nListenAddress 127.0.0.1\n"
                           f"HostKey {host_key}\nPidFile {self.folder / 'sshd.pid'}\n"
                           "UsePAM no\nStrictModes no\n")
-        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-        log = self.folder / "sshd.log"
-        daemon = subprocess.Popen(["/usr/sbin/sshd", "-D", "-f", str(config), "-E", str(log)])
-        try:
-            for _ in range(100):
-                if self.ssh(self.alice, "jetson-image", "--help").returncode == 0:
-                    break
-                if daemon.poll() is not None:
-                    pytest.fail(f"sshd exited: {log.read_text()}")
-                subprocess.run(["sleep", "0.1"], check=False)
+        with running_sshd(config, self.folder / "sshd.log",
+                          lambda: self.ssh(self.alice, "jetson-image", "--help").returncode == 0) as daemon:
             yield daemon
-        finally:
-            daemon.terminate()
-            daemon.wait(timeout=30)
 
     def cleanup(self):
         for user in (self.admin, self.alice, self.bob, self.eve):

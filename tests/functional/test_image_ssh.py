@@ -4,14 +4,13 @@ images"). The account and the site come from test_image_cli.py."""
 
 import os
 import shutil
-import socket
 import stat
-import subprocess
 import tarfile
 
 import pytest
 
 from tests.functional.test_image_cli import _run, account, farm  # noqa: F401 (fixtures)
+from tests.jump_host import free_port, running_sshd
 from tests.unit.test_rootfs_tarball import member, sample_members
 
 pytestmark = [
@@ -20,12 +19,6 @@ pytestmark = [
                                                                               "sudo", "useradd")),
                        reason="needs root, OpenSSH's sshd and client, sudo and useradd"),
 ]
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +30,7 @@ def sshd(account):  # noqa: F811
     for key in ("host", "user"):
         assert _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / key)]).returncode == 0
     (keys / name).write_text((keys / "user.pub").read_text())
-    port = _free_port()
+    port = free_port()
     config = keys / "sshd_config"
     config.write_text(f"""Port {port}
 ListenAddress 127.0.0.1
@@ -52,26 +45,13 @@ UsePAM no
 StrictModes no
 ForceCommand sudo -n {folder / 'jetson-image'}
 """)
-    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation folder
-    log = keys / "sshd.log"
-    daemon = subprocess.Popen(["/usr/sbin/sshd", "-D", "-f", str(config), "-E", str(log)])
-
     def ssh(*words):
         return _run(["ssh", "-i", str(keys / "user"), "-p", str(port), "-o", "BatchMode=yes",
                      "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                      "-o", "LogLevel=ERROR", f"{name}@127.0.0.1", *words])
 
-    try:
-        for _ in range(50):
-            if ssh("--help").returncode == 0:
-                break
-            if daemon.poll() is not None:
-                pytest.fail(f"sshd exited: {log.read_text()}")
-            subprocess.run(["sleep", "0.1"], check=False)
+    with running_sshd(config, keys / "sshd.log", lambda: ssh("--help").returncode == 0):
         yield ssh
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=30)
 
 
 def test_over_ssh_the_account_runs_jetson_image_for_itself_only(sshd, farm):  # noqa: F811
