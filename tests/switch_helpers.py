@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 
+import salt.client
 import salt.config
 import salt.utils.event
 
@@ -43,20 +44,60 @@ def kill_run(proc):
     proc.communicate(timeout=60)
 
 
+def site_job(lab, site, *calls):
+    """``{function: return}`` of ``calls`` (``(function, *args)`` each, distinct functions) run in
+    one job by the site's minion daemon, through the master: one ``salt`` CLI process for them
+    all, and none of the grains and pillar a ``salt-call`` process would compile first."""
+    funs = [call[0] for call in calls]
+    assert len(set(funs)) == len(funs), f"one answer per function name: {funs}"
+    args = []
+    for index, call in enumerate(calls):
+        args += ([","] if index else []) + [str(arg) for arg in call[1:]]
+    result = lab.salt(["-t", "60", site, ",".join(funs), *args], timeout=300)
+    answer = result.of(site)
+    if len(funs) == 1:
+        answer = {funs[0]: answer}
+    assert result.returncode == 0 and isinstance(answer, dict) and set(answer) == set(funs), result
+    return answer
+
+
+def places_of(listing):
+    """``{image: [places]}`` from a site's ``jetson_rootfs.list``: a board, or "store"."""
+    places = {}
+    for item in listing:
+        places.setdefault(item["image"], []).append(item["board"] if item["where"] == "board" else "store")
+    return places
+
+
 def state_of(lab, board):
-    result = lab.salt_call_site(["jetson_rootfs.state", board], site=lab.site_of(board))
-    assert result.returncode == 0, result
-    return result.data
+    journal = site_job(lab, lab.site_of(board), ("jetson_rootfs.state", board))["jetson_rootfs.state"]
+    assert isinstance(journal, dict), f"{board}'s journal: {journal!r}"
+    return journal
+
+
+def state_and_images(lab, board):
+    """``(state_of(board), where_images(its site))`` in one site job."""
+    answer = site_job(lab, lab.site_of(board), ("jetson_rootfs.state", board), ("jetson_rootfs.list",))
+    journal, listing = answer["jetson_rootfs.state"], answer["jetson_rootfs.list"]
+    assert isinstance(journal, dict) and isinstance(listing, list), answer
+    return journal, places_of(listing)
+
+
+def states_of(lab, boards):
+    """``{board: journal}`` for ``boards``: one ``jetson_rootfs.state`` (every board) per site."""
+    journals = {}
+    for site in sorted({lab.site_of(board) for board in boards}):
+        found = site_job(lab, site, ("jetson_rootfs.state",))["jetson_rootfs.state"]
+        assert isinstance(found, dict), f"{site}'s journals: {found!r}"
+        journals.update(found)
+    return {board: journals.get(board) for board in boards}
 
 
 def where_images(lab, site="site01"):
     """``{image: [places]}`` from the site's list: every image must have exactly one place."""
-    result = lab.salt_call_site(["jetson_rootfs.list"], site=site)
-    assert result.returncode == 0, result
-    places = {}
-    for item in result.data:
-        places.setdefault(item["image"], []).append(item["board"] if item["where"] == "board" else "store")
-    return places
+    listing = site_job(lab, site, ("jetson_rootfs.list",))["jetson_rootfs.list"]
+    assert isinstance(listing, list), f"{site}'s image list: {listing!r}"
+    return places_of(listing)
 
 
 def marker(lab, board):
@@ -64,10 +105,38 @@ def marker(lab, board):
     return result.of(board) if result.returncode == 0 else None
 
 
+def markers(lab, boards, wait=30):
+    """``{board: its jetson_marker grain}`` in one job (None for a board that did not answer;
+    ``--static``: one JSON document, but salt's exit code then ignores a silent minion)."""
+    result = lab.salt(["--static", "-t", str(wait), "-L", ",".join(boards), "grains.get", "jetson_marker"],
+                      timeout=wait + 120)
+    return {board: answer if isinstance(answer := result.of(board), dict) else None for board in boards}
+
+
 def sessions(lab, board):
     result = lab.salt_run(["jetson.sessions", f"board={board}"])
     assert result.returncode == 0, result
     return result.data
+
+
+def last_sessions(lab, boards):
+    """``{board: its latest session row}`` (None if it has none) from one ``jetson.sessions``."""
+    result = lab.salt_run(["jetson.sessions"])
+    assert result.returncode == 0 and isinstance(result.data, list), result
+    latest = {row["board"]: row for row in result.data}  # the runner lists the oldest first
+    return {board: latest.get(board) for board in boards}
+
+
+def clone_images(lab, pairs, site="site01", timeout=300):
+    """``jetson_rootfs.clone src dst`` on ``site`` for each ``(src, dst)``, in turn: jobs sent from
+    this process (salt's LocalClient), not a CLI process each; fails naming a clone that failed."""
+    client = salt.client.LocalClient(mopts=salt.config.master_config(str(lab.master_dir / "master")))
+    try:
+        for src, dst in pairs:
+            answer = client.cmd(site, "jetson_rootfs.clone", [src, dst], timeout=timeout, full_return=True)
+            assert (answer.get(site) or {}).get("retcode") == 0, f"clone {src} -> {dst} on {site}: {answer}"
+    finally:
+        client.destroy()
 
 
 class EventWatch:
