@@ -20,7 +20,7 @@ from tests.switch_helpers import (
     prepared,
     sessions,
     start_orchestrate,
-    state_of,
+    state_and_images,
     where_images,
 )
 
@@ -62,10 +62,9 @@ def test_killed_in_a_step_then_run_again_converges(rig, killed_in):
         assert lease[-1]["switch_id"] == lease[0]["switch_id"]
     finally:
         watch.close()
-    state = state_of(farm, BOARD)
+    state, after = state_and_images(farm, BOARD)
     assert state["image"] == image and state["operation"] is None
     assert marker(farm, BOARD)["switch_id"] == state["switch_id"]
-    after = where_images(farm)
     assert sorted(after) == sorted(before)
     assert {i: w for i, w in after.items() if len(w) != 1} == {}
     row = sessions(farm, BOARD)[-1]
