@@ -3,12 +3,13 @@
 ``up`` (idempotent) brings up, in order: the bridge and the boards' namespaces, Ganesha on the
 bridge address, the salt-master, the site minion ``site01``, the pillar, the boards'
 identities and the seed images, each board's default image at its nfsroot (through
-``jetson_rootfs.swap`` and ``jetson_nfs.export`` on site01), the supervisor, and powers the
-boards on. With ``sites=2`` there is a second site server ``site02``: its own minion, store and
+``jetson_rootfs.swap_many`` and ``jetson_nfs.export_many`` on its site), the supervisor, and
+powers the boards on. With ``sites=2`` there is a second site server ``site02``: its own minion, store and
 Ganesha (on the bridge's second address), serving the second half of the boards. ``down``
 stops all of it and removes every namespace, veth and the bridge.
 """
 
+import json
 import logging
 import os
 import pathlib
@@ -82,8 +83,6 @@ def _supervisor_pid(config):
     return daemons.read_pid(_pid_file(config, "supervisor"))
 
 
-
-
 def up(lab_dir, boards=3, name=None, wait=True, vm_boards=None, sites=None):
     """Bring the lab up (or complete it); a summary dict."""
     config = load_or_create(lab_dir, boards, name, vm_boards, sites)
@@ -119,9 +118,12 @@ def up(lab_dir, boards=3, name=None, wait=True, vm_boards=None, sites=None):
     if config.vm_boards:
         vm_farm.build_images(config, lambda args, timeout: salt(config, args, timeout=timeout))
     log.info("lab %s: enrolling boards", config.name)
-    enroll_boards(config)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The site's functions are asked while the runner enrolls: two processes that mostly wait.
+        missing = pool.submit(missing_site_functions, config)
+        enroll_boards(config)
     log.info("lab %s: placing default images", config.name)
-    gaps = place_default_images(config)
+    gaps = place_default_images(config, missing.result())
     log.info("lab %s: powering boards on", config.name)
     for board in config.all_boards:
         client.power(config.socket_path, board, "on")
@@ -217,22 +219,28 @@ def wait_for_boards_ready(config, timeout):
 
 
 def sync_modules(config):
-    for args in (["saltutil.sync_all"],):
-        code, _, out = salt_run(config, args)
+    """``saltutil.sync_all`` on the master (its runners) and on every site minion, side by side:
+    neither needs the other's, and each CLI mostly waits."""
+    def sync(site):
+        if site is None:
+            what, result = "salt-run saltutil.sync_all", salt_run(config, ["saltutil.sync_all"])
+        else:
+            what = f"salt {site} saltutil.sync_all"
+            result = salt(config, ["-t", "300", site, "saltutil.sync_all"], timeout=600)
+        code, _, out = result
         if code != 0:
-            raise LabError(f"salt-run {' '.join(args)} failed: {out.strip()[-500:]}")
-    for site in config.site_names:
-        code, _, out = salt(config, ["-t", "300", site, "saltutil.sync_all"], timeout=600)
-        if code != 0:
-            raise LabError(f"salt {site} saltutil.sync_all failed: {out.strip()[-500:]}")
+            raise LabError(f"{what} failed: {out.strip()[-500:]}")
+
+    with ThreadPoolExecutor(max_workers=MAX_SITES + 1) as pool:
+        list(pool.map(sync, [None, *config.site_names]))
 
 
 def enroll_boards(config):
     """Give each board without one a minion key pair, accepted on the master.
 
-    Through the runner (``salt-run jetson.enroll board=...``: the pair made on the site, its
-    public key accepted on the master) where it exists; else generated here and written into the
-    master's pki_dir. Boards keep their identity across ``up``.
+    Through the runner, all of them in one call (``salt-run jetson.enroll boards=...``: each pair
+    made on its site, its public key accepted on the master) where it exists; else generated here
+    and written into the master's pki_dir. Boards keep their identity across ``up``.
     """
     def identity(board):
         return config.site_root_of(config.site_of(board)) / "boards" / board / "identity"
@@ -240,42 +248,67 @@ def enroll_boards(config):
     todo = [b for b in config.all_boards if not (identity(b) / "minion.pem").is_file()]
     if not todo:
         return
-
-    def enroll(board):
-        code, _, out = salt_run(config, ["jetson.enroll", f"board={board}"])
-        if code != 0 and "'jetson.enroll' is not available" in out:
-            seed.ensure_identities(config, [board])
-        elif code != 0:
-            raise LabError(f"salt-run jetson.enroll board={board} failed: {out.strip()[-800:]}")
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(enroll, todo))
+    args = ["jetson.enroll", f"boards={','.join(todo)}"]
+    code, _, out = salt_run(config, args, timeout=120 + 30 * len(todo))
+    if code != 0 and "'jetson.enroll' is not available" in out:
+        seed.ensure_identities(config, todo)
+    elif code != 0:
+        raise LabError(f"salt-run {' '.join(args)} failed: {out.strip()[-800:]}")
 
 
-def place_default_images(config):
-    """Swap each board's default image onto its empty nfsroot and export it; the gaps, if any."""
+SITE_BATCH_FUNCTIONS = ("jetson_nfs.unexport_many", "jetson_rootfs.swap_many", "jetson_nfs.export_many")
+
+
+def missing_site_functions(config):
+    """Those of :data:`SITE_BATCH_FUNCTIONS` that the site minion lacks."""
     # -t 30: on a busy machine the site minion may take more than the CLI's default 5 s.
     _, data, _ = salt(config, ["-t", "30", SITE_MINION, "sys.list_functions", "jetson_rootfs", "jetson_nfs"])
     functions = set((data or {}).get(SITE_MINION) or [])
-    missing = [f for f in ("jetson_rootfs.swap", "jetson_nfs.export", "jetson_nfs.unexport")
-               if f not in functions]
+    return [f for f in SITE_BATCH_FUNCTIONS if f not in functions]
+
+
+def place_default_images(config, missing=None):
+    """Swap each board's default image onto its empty nfsroot and export it; the gaps, if any.
+
+    One job per site per step (the site modules' ``*_many`` functions), the sites side by side:
+    the boards with an empty nfsroot are unexported and get their default image, then every
+    board is exported. ``missing``: what :func:`missing_site_functions` said, if asked already.
+    """
+    if missing is None:
+        missing = missing_site_functions(config)
     if missing:
         gap = (f"{', '.join(missing)} not on {SITE_MINION} yet: nfsroots left empty, "
                "boards will not boot until an image is swapped in and exported")
         log.warning("%s", gap)
         return [gap]
-    def place(board):
-        site = config.site_of(board)
-        if not any(pathlib.Path(config.nfsroot(board)).iterdir()):
-            _site_call(config, site, ["jetson_nfs.unexport", board])
-            image = vm_farm.default_image(board) if board in config.vm_boards else seed.default_image(board)
-            _site_call(config, site, ["jetson_rootfs.swap", board, image,
-                                      f"switch_id={SEED_SWITCH_ID}"])
-        _site_call(config, site, ["jetson_nfs.export", board])
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(place, config.all_boards))
+    def place(site):
+        boards = [b for b in config.all_boards if config.site_of(b) == site]
+        empty = [b for b in boards if not any(pathlib.Path(config.nfsroot(b)).iterdir())]
+        if empty:
+            _site_batch(config, site, "jetson_nfs.unexport_many", empty)
+            _site_batch(config, site, "jetson_rootfs.swap_many", [
+                {"board": b, "switch_id": SEED_SWITCH_ID,
+                 "image": vm_farm.default_image(b) if b in config.vm_boards else seed.default_image(b)}
+                for b in empty])
+        _site_batch(config, site, "jetson_nfs.export_many", boards)
+
+    with ThreadPoolExecutor(max_workers=MAX_SITES) as pool:
+        list(pool.map(place, config.site_names))
     return []
+
+
+def _site_batch(config, site, function, items):
+    """``function`` of a site module's batch (``*_many``) for ``items``; LabError naming each
+    board that failed and why."""
+    args = [function, json.dumps(items)]
+    result = _site_call(config, site, args)
+    if not isinstance(result, dict) or not isinstance(result.get("failed"), dict):
+        raise LabError(f"salt {site} {function}: unexpected answer {result!r}")
+    if result["failed"]:
+        raise LabError(f"salt {site} {function} failed for "
+                       + "; ".join(f"{board}: {why}" for board, why in sorted(result["failed"].items())))
+    return result["done"]
 
 
 def _site_call(config, site, args):

@@ -17,6 +17,43 @@ def enroll(inventory, ops, board_name, renew=False):
     board = inventory.board(board_name)
     site = inventory.site(board.site)
     identity = ops.call(site.minion, "jetson_switch.ensure_identity", board.name, renew=renew, timeout=60)
+    return _accept(ops, board, site, identity)
+
+
+def enroll_many(inventory, ops, board_names, renew=False):
+    """:func:`enroll` for each of ``board_names`` in one runner call: one job per site
+    (``jetson_switch.ensure_identity_many``), then each public key accepted on the master.
+
+    Every name must be a board of the inventory, else nothing is done. Each board then fails
+    alone: ``{"done": {board: <what enroll returns>}, "failed": {board: why}}``.
+    """
+    if not board_names:
+        raise Refused("no board to enroll")
+    by_site = {}
+    for name in dict.fromkeys(board_names):
+        board = inventory.board(name)
+        by_site.setdefault(board.site, []).append(board)
+    report = {"done": {}, "failed": {}}
+    for site_name, boards in by_site.items():
+        site = inventory.site(site_name)
+        try:
+            made = ops.call(site.minion, "jetson_switch.ensure_identity_many", [b.name for b in boards],
+                            renew=renew, timeout=60 + 5 * len(boards))
+        except JetsonError as err:
+            report["failed"].update((board.name, str(err)) for board in boards)
+            continue
+        report["failed"].update(made["failed"])
+        for board in boards:
+            if board.name in made["done"]:
+                try:
+                    report["done"][board.name] = _accept(ops, board, site, made["done"][board.name])
+                except JetsonError as err:
+                    report["failed"][board.name] = str(err)
+    return report
+
+
+def _accept(ops, board, site, identity):
+    """Accept the public key the site made for ``board``; what ``jetson.enroll`` returns."""
     ops.accept_key(board.minion, identity["pub"])
     log.info("enrolled board %s: minion %s accepted, key pair on %s (%s)", board.name, board.minion,
              site.minion, "new" if identity["created"] else "kept")

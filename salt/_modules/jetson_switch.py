@@ -1,10 +1,12 @@
 """Execution module ``jetson_switch``: what the switch orchestration needs on a site server.
 
-``ensure_identity`` (for ``salt-run jetson.enroll``) and ``versions`` (for ``salt-run jetson.check``).
+``ensure_identity`` and ``ensure_identity_many`` (for ``salt-run jetson.enroll``) and ``versions``
+(for ``salt-run jetson.check``).
 """
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
+from jetson_farm import batch
 from jetson_farm import versions as versions_core
 from jetson_farm.errors import JetsonError
 from jetson_farm.pillar import site_context
@@ -37,15 +39,49 @@ def ensure_identity(board, renew=False):
     """
     if not board or not isinstance(board, str):
         raise SaltInvocationError("board is required")
+    root = _site_root([board], renew)
+    try:
+        return ensure_identity_core(root, board, renew=renew)
+    except JetsonError as err:
+        raise CommandExecutionError(str(err)) from err
+
+
+def ensure_identity_many(boards, renew=False):
+    """
+    ``ensure_identity`` for several boards of this site in one job (``jetson.enroll boards=...``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt site01 jetson_switch.ensure_identity_many '["jtk1", "jtk2"]'
+
+    boards
+        A list of board names, each served by this site; else nothing is made.
+    renew
+        Replace existing pairs with new ones (default: keep them).
+
+    Returns ``{"done": {board: <what ensure_identity returns>}, "failed": {board: message}}``:
+    one board's failure (e.g. a symlinked identity folder) does not stop the others.
+    """
+    if not isinstance(boards, list) or not boards or not all(isinstance(b, str) and b for b in boards):
+        raise SaltInvocationError(f"boards must be a non-empty list of board names, not {boards!r}")
+    root = _site_root(boards, renew)
+    return batch.each(boards, lambda board: ensure_identity_core(root, board, renew=renew))
+
+
+def _site_root(boards, renew):
+    """This site's root, once every board is known to be one of its own."""
     if not isinstance(renew, bool):
         raise SaltInvocationError(f"renew must be True or False, not {renew!r}")
     try:
         inventory, site = site_context({"jetson": __pillar__.get("jetson", {})}, __opts__["id"])
-        if inventory.board(board).site != site.name:
-            raise SaltInvocationError(f"board {board} is not served by site {site.name}")
-        return ensure_identity_core(site.root, board, renew=renew)
+        for board in boards:
+            if inventory.board(board).site != site.name:
+                raise SaltInvocationError(f"board {board} is not served by site {site.name}")
     except JetsonError as err:
         raise CommandExecutionError(str(err)) from err
+    return site.root
 
 
 def versions():

@@ -440,7 +440,7 @@ def reconcile():
         return _failed(str(err))
 
 
-def enroll(board=None, renew=False):
+def enroll(board=None, renew=False, boards=None):
     """
     Have the board's site server make its minion key pair in ``<root>/boards/<board>/identity/``
     (minion.pem 0600, kept if there) and accept its public key on the master. The private key
@@ -452,21 +452,45 @@ def enroll(board=None, renew=False):
 
         salt-run jetson.enroll board=jtk1
         salt-run jetson.enroll board=jtk1 renew=True
+        salt-run jetson.enroll boards=jtk1,jtk2,jtk3
+        salt-run jetson.enroll boards='[jtk1, jtk2]' renew=True
 
     board
         The board, as in pillar ``jetson:boards``.
     renew
         Replace the board's key pair with a new one (default: keep an existing pair).
+    boards
+        Several boards instead of ``board`` (a list, or names separated by commas), enrolled in
+        this one call. Every name must be in pillar, else none is enrolled; then each board
+        fails alone. Returns ``{"done": {board: <what board= returns>}, "failed": {board: why},
+        "result"}``, with ``retcode`` 1 when a board failed.
     """
+    if not isinstance(renew, bool):
+        return _failed(f"renew= must be True or False, not {renew!r}")
+    if boards is not None:
+        return _enroll_many(board, boards, renew)
     missing = _missing(board=board)
     if missing:
         return missing
-    if not isinstance(renew, bool):
-        return _failed(f"renew= must be True or False, not {renew!r}")
     try:
         return admin.enroll(_inventory(), SaltOps(__opts__), board, renew=renew)
     except JetsonError as err:
         return _failed(str(err))
+
+
+def _enroll_many(board, boards, renew):
+    if board is not None:
+        return _failed("give board= or boards=, not both")
+    names = [name.strip() for name in boards.split(",")] if isinstance(boards, str) else boards
+    if not isinstance(names, list) or not names or not all(isinstance(b, str) and b for b in names):
+        return _failed(f"boards= must be board names (a list, or separated by commas), not {boards!r}")
+    try:
+        done = admin.enroll_many(_inventory(), SaltOps(__opts__), names, renew=renew)
+    except JetsonError as err:
+        return _failed(str(err))
+    if done["failed"]:
+        return _failed("; ".join(f"{b}: {why}" for b, why in sorted(done["failed"].items())), **done)
+    return dict(done, result=True)
 
 
 def enroll_site(site_minion=None, boards=None):

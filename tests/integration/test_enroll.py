@@ -72,6 +72,15 @@ def accepted_key(runners):
     path.unlink(missing_ok=True)
 
 
+@pytest.fixture
+def accepted_keys(runners):
+    """The paths of jtk1's and jtk2's accepted keys on the master, removed afterwards."""
+    paths = {board: pathlib.Path(runners.config["pki_dir"]) / "minions" / board for board in ("jtk1", "jtk2")}
+    yield paths
+    for path in paths.values():
+        path.unlink(missing_ok=True)
+
+
 def test_the_private_key_is_in_no_job_cache_and_no_event(runners, farm, accepted_key):
     ret, events = record_bus(runners.config, lambda: run(runners, "jetson.enroll", "board=jtk2"))
     assert ret.returncode == 0, ret
@@ -113,6 +122,10 @@ def test_enrolling_again_keeps_the_pair_and_renew_replaces_it(runners, farm, acc
     (["board=nosuch"], "unknown board 'nosuch'"),
     (["board=jtk2", "renew=maybe"], "renew= must be True or False, not 'maybe'"),
     ([], "board= is required"),
+    (["boards=jtk2,nosuch"], "unknown board 'nosuch'"),
+    (["board=jtk2", "boards=jtk2"], "give board= or boards=, not both"),
+    (["boards=jtk2,,jtk1"], "boards= must be board names (a list, or separated by commas), not 'jtk2,,jtk1'"),
+    (["boards=[jtk2, 7]"], "boards= must be board names (a list, or separated by commas), not ['jtk2', 7]"),
 ])
 def test_a_bad_enrolment_fails_with_nothing_accepted(runners, farm, accepted_key, args, message):
     ret = run(runners, "jetson.enroll", *args)
@@ -131,3 +144,43 @@ def test_a_symlinked_identity_folder_is_refused_on_the_site(runners, farm, accep
     assert "boards/jtk2/identity is a symlink" in ret.stdout
     assert list(tmp_path.iterdir()) == []
     assert not accepted_key.exists()
+
+
+def test_boards_enrolls_several_in_one_call_and_keeps_their_pairs(runners, farm, accepted_keys):
+    first = run(runners, "jetson.enroll", "boards=jtk1,jtk2")
+    assert first.returncode == 0, first
+    assert (sorted(first.data["done"]), first.data["failed"]) == (["jtk1", "jtk2"], {})
+    identity = farm.dir / "root" / "boards"
+    for board, key in accepted_keys.items():
+        assert first.data["done"][board]["new_key"] is True
+        assert key.read_text().strip() == (identity / board / "identity" / "minion.pub").read_text().strip()
+    again = run(runners, "jetson.enroll", "boards=[jtk1, jtk2]")
+    assert again.returncode == 0, again
+    assert {board: done["new_key"] for board, done in again.data["done"].items()} == \
+        {"jtk1": False, "jtk2": False}
+
+
+def test_one_board_failing_in_boards_leaves_the_others_enrolled(runners, farm, accepted_keys, tmp_path):
+    board_dir = farm.dir / "root" / "boards" / "jtk2"
+    board_dir.mkdir(parents=True)
+    (board_dir / "identity").symlink_to(tmp_path)
+    ret = run(runners, "jetson.enroll", "boards=jtk1,jtk2")
+    assert ret.returncode == 1, ret
+    assert list(ret.data["done"]) == ["jtk1"]
+    assert "boards/jtk2/identity is a symlink" in ret.data["failed"]["jtk2"]
+    assert "jtk2: " in ret.data["error"]
+    assert accepted_keys["jtk1"].is_file()
+    assert not accepted_keys["jtk2"].exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["jtk1"], "boards must be a non-empty list of board names, not 'jtk1'"),
+    (['["jtk1", "nosuch"]'], "unknown board 'nosuch'"),
+    (['["jtk1"]', "renew=maybe"], "renew must be True or False, not 'maybe'"),
+])
+def test_the_sites_batch_refuses_bad_input_and_makes_nothing(farm, args, message):
+    ret = farm.salt("jetson_switch.ensure_identity_many", *args)
+    assert ret.returncode != 0, ret
+    assert message in ret.stdout
+    assert not (farm.dir / "root" / "boards").exists()
