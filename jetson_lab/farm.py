@@ -104,15 +104,16 @@ def up(lab_dir, boards=3, name=None, wait=True, vm_boards=None, sites=None):
             _kill_stray_ganesha(config.ganesha_dir_of(site))
         _kill_netns_processes(config)
         vm_farm.kill_stray_qemu(config)
-    # The supervisor runs the lab's Ganesha, which the site minion's exports need.
+    # The supervisor runs the lab's Ganesha, which the site minion's exports need (not its start:
+    # the salt daemons start meanwhile).
     log.info("lab %s: starting the supervisor and Ganesha", config.name)
     daemons.start("lab supervisor", [sys.executable, "-m", "jetson_lab.supervisor", config.dir],
                   _pid_file(config, "supervisor"), config.path / "logs" / "supervisor.log")
-    _wait_socket(config.socket_path)
     daemons.start("salt-master", [str(saltconf.BIN / "salt-master"), "-c", str(config.master_dir)],
                   _pid_file(config, "master"), config.path / "logs" / "master.out")
     with ThreadPoolExecutor(max_workers=MAX_SITES) as pool:
         list(pool.map(lambda site: start_site_minion(config, site), config.site_names))
+    _wait_socket(config.socket_path)
     log.info("lab %s: syncing modules", config.name)
     sync_modules(config)
     if config.vm_boards:

@@ -67,7 +67,8 @@ def ensure_identity_many(boards, renew=False):
     if not isinstance(boards, list) or not boards or not all(isinstance(b, str) and b for b in boards):
         raise SaltInvocationError(f"boards must be a non-empty list of board names, not {boards!r}")
     root = _site_root(boards, renew)
-    return batch.each(boards, lambda board: ensure_identity_core(root, board, renew=renew))
+    # Threads: RSA key generation releases the GIL, so the site's cores make the pairs side by side.
+    return batch.each(boards, lambda board: ensure_identity_core(root, board, renew=renew), parallel=True)
 
 
 def _site_root(boards, renew):
