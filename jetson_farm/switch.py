@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from jetson_farm.errors import JetsonError, NotFound, Refused
 from jetson_farm.inventory import Inventory
 from jetson_farm.names import parse_image
+from jetson_farm.power.registry import reports_power
 from jetson_farm.runner import copies, history, leases, quarantine
 from jetson_farm.runner.site import SiteCalls
 
@@ -80,8 +81,32 @@ def stop(site, batch):
 def down(site, batch):
     """Step 2: the driver reports the board off, or it answers no ping; past ``down_timeout`` a
     hard off where the driver can, else it fails with nothing touched. Then the board's stale
-    NFS connections on the site are ended (``sessions_ended``)."""
-    return site.ensure_down(batch)
+    NFS connections on the site are ended (``sessions_ended``).
+
+    A board whose driver cannot tell its power (``salt``, ``ssh``, ``wol``, ``http`` without a
+    status URL) must also have closed its minion's connection to the master, as
+    ``manage.alived`` sees it, since the step began: a missed ping alone never unexports a
+    running board. The connections are watched while the site waits for the pings, so a board
+    back up within seconds (a fast soft reboot) is not missed. One still connected after its
+    ``down_timeout`` fails with its nfsroot untouched (a board that died without closing its
+    connection leaves it open on the master for minutes: power it off by hand)."""
+    blind = [s for s in batch if not reports_power(s.board)]
+    gone = {}  # board -> seconds into the step when its minion was seen disconnected
+    watcher = threading.Thread(target=site.watch_disconnects, args=(blind, gone), daemon=True)
+    watcher.start()
+    done, failed = site.ensure_down(batch)
+    watcher.join()
+    for s in blind:
+        if s.name not in done:
+            continue
+        if s.name not in gone:
+            del done[s.name]
+            failed[s.name] = (f"board {s.name} (power driver {s.driver}, which cannot tell its power) "
+                              f"answers no ping but its minion is still connected to the master after "
+                              f"{s.board.down_timeout}s: not taken for down, its nfsroot was not touched")
+        elif isinstance(done[s.name], dict):
+            done[s.name]["disconnected_after"] = gone[s.name]
+    return done, failed
 
 
 def unexport(site, batch):
@@ -294,8 +319,8 @@ class Engine:
                 checked.append(s)
             except JetsonError as err:
                 self.refuse(s, err, clock)
-        # One thread per site: a silent site fails only its own boards, and costs the others no
-        # more than READ_TIMEOUT (docs/architecture.md, "Sites in one run").
+        # One thread per site: a silent site fails only its own boards, and costs the others
+        # only the time to find it silent (docs/architecture.md, "Sites in one run").
         groups = {}
         for s in checked:
             groups.setdefault(s.board.site, []).append(s)

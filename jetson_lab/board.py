@@ -25,13 +25,14 @@ FAULTS = ("ignore_reboot", "stuck_on", "no_boot")
 KILL_WAIT = 5
 # A soft reboot lets the board's minion return the job before the board goes down.
 REBOOT_GRACE = 1.0
+SOFT_LINK_DELAY = 0.3  # seconds between a soft shutdown's killed processes and its links going down
 READY_LINE = b"Minion is ready to receive requests!"
 
 
 class LabBoard:
     """A board of the lab; every public method is thread-safe."""
 
-    def __init__(self, name, index, nfsroot, net, nfs_port, run_dir, boot_retry=2.0, reboot_down=2.0,
+    def __init__(self, name, index, nfsroot, net, nfs_port, run_dir, boot_retry=2.0, reboot_down=5.0,
                  server=None):
         self.name, self.index, self.nfsroot = name, index, nfsroot
         self.net, self.nfs_port = net, nfs_port
@@ -110,7 +111,7 @@ class LabBoard:
         with self._lock:
             if generation != self._generation or not self._power:
                 return
-            self._cut()
+            self._cut(soft=True)
         if not come_back:
             return
         time.sleep(self.reboot_down)
@@ -119,7 +120,10 @@ class LabBoard:
             if self._generation == generation + 1 and not self._power:
                 self.power_on()
 
-    def _cut(self):
+    def _cut(self, soft=False):
+        """Power off: the processes die, then the links go down. After a hard cut the master's
+        side of the minion's connection lingers, as after a real one; a soft one (the board's
+        own shutdown) lets the closing connections reach their peers first."""
         if self._power:
             log.info("%s powered off", self.name)
         self._power = False
@@ -128,6 +132,8 @@ class LabBoard:
         self._kill(self._minion)
         self._kill(self._holder)
         self._minion = self._holder = None
+        if soft:
+            time.sleep(SOFT_LINK_DELAY)
         network.set_board_link(self.net, self.name, self.index, up=False)
 
     @staticmethod

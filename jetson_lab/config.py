@@ -40,7 +40,7 @@ class LabConfig:
     subnet_octet: int = 0
     nfs_port: int = NFS_PORT
     boot_retry: float = 2.0
-    reboot_down: float = 2.0
+    reboot_down: float = 5.0  # a real board takes longer still before it asks for its root again
     vm_boards: list = field(default_factory=list)
     vm_cpus: int = 2
     vm_memory: int = 1024  # MiB

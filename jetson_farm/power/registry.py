@@ -61,6 +61,13 @@ def driver_for(board, site_root):
     return DRIVERS[settings.driver].Driver(settings.resolve(board, site_root))
 
 
+def reports_power(board):
+    """Whether the driver of inventory ``board`` can say the board is off (False for a mapping
+    with mistakes: its driver cannot be asked anything)."""
+    settings, _ = check_settings(board.power, f"boards.{board.name}.power")
+    return settings is not None and settings.reports_power(DRIVERS[settings.driver].Driver)
+
+
 def power_problems(board, site_root="/"):
     """Every mistake in ``board``'s power settings, as a list (empty when they are fine)."""
     try:

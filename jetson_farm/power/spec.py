@@ -59,6 +59,10 @@ class PowerSettings(StrictModel):
         """``[(key, message)]`` for rules that need the inventory ``board``."""
         return []
 
+    def reports_power(self, driver_class):
+        """Whether this board's driver can say its power is off (its ``status`` action)."""
+        return "status" in driver_class.actions
+
     def defaults_from(self, board, site_root):
         """The settings this driver takes from ``board`` or the site when the pillar leaves them out."""
         return {}

@@ -11,12 +11,15 @@ import time
 
 import salt.client
 import salt.utils.event
+import salt.utils.network
 
 from jetson_farm.runner.site import MinionError, NoAnswer
 
 log = logging.getLogger(__name__)
 
 FORGET_AFTER = 600  # seconds a return nobody waits for is kept (a job of another process)
+LIVENESS_CHECK = 5.0  # seconds without an answer before a minion is asked whether it runs the job
+FIND_JOB_WAIT = 5  # the least time a minion is given to answer that question
 
 
 def _failure_text(value):
@@ -88,17 +91,46 @@ class FarmBus:
             raise MinionError(f"{fun} could not be published to {', '.join(minions)}")
         return pub["jid"], minions
 
-    def collect(self, job, timeout):
+    def collect(self, job, timeout, liveness=False):
         """``{minion: (ok, value)}`` of those that answered ``job`` within ``timeout`` seconds
-        (``ok`` False: the value is the minion's error message)."""
+        (``ok`` False: the value is the minion's error message).
+
+        With ``liveness``, as Salt's own clients do, a minion that has not answered after
+        ``LIVENESS_CHECK`` seconds is asked whether it still runs the job (``saltutil.find_job``);
+        one that does not say so within the master's ``gather_job_timeout`` (at least
+        ``FIND_JOB_WAIT``) is down or not connected, and is not waited for any longer. A long
+        job on a live minion is waited for up to ``timeout``. Only for reads: a busy minion too
+        slow to answer ``find_job`` must not fail a step that it is in fact running.
+        """
         jid, minions = job
         deadline = time.monotonic() + timeout
+        waited_for, late = set(minions), set()
+        while True:
+            until = min(deadline, time.monotonic() + LIVENESS_CHECK) if liveness else deadline
+            with self._seen:
+                while not waited_for <= set(self._returns.get(jid, {})) and time.monotonic() < until:
+                    self._seen.wait(until - time.monotonic())
+                missing = waited_for - set(self._returns.get(jid, {}))
+            if not missing or time.monotonic() >= deadline:
+                break
+            silent, done = self._not_running(jid, missing)
+            # A minion done with the job whose return has not come yet gets one more check.
+            waited_for -= silent | (done & late)
+            late |= done
         with self._seen:
-            while len(self._returns.get(jid, {})) < len(minions) and time.monotonic() < deadline:
-                self._seen.wait(deadline - time.monotonic())
             returns = self._returns.pop(jid, {})
             self._forget(time.monotonic() - FORGET_AFTER)
         return self._answers(returns)
+
+    def _not_running(self, jid, minions):
+        """``(silent, done)``: those of ``minions`` that did not answer whether they run ``jid``,
+        and those that said they do not."""
+        wait = max(self.opts.get("gather_job_timeout", 10), FIND_JOB_WAIT)
+        answers = self.collect(self.publish(minions, "saltutil.find_job", jid), wait)
+        silent = {m for m in minions if m not in answers}
+        if silent:
+            log.debug("%s did not say within %ss whether they run job %s", sorted(silent), wait, jid)
+        return silent, {m for m, (ok, value) in answers.items() if not (ok and value)}
 
     def poll(self, job):
         """The answers to ``job`` that came since the last poll, without waiting (as :meth:`collect`)."""
@@ -132,18 +164,23 @@ class FarmBus:
     def call_one(self, minion, fun, *args, timeout=60, **kwargs):
         """The return of ``fun`` on ``minion``; MinionError naming the minion if it failed or was silent."""
         answers = self.call([minion], fun, *args, timeout=timeout, **kwargs)
-        return self.answer_of(minion, fun, answers, timeout)
+        return self.answer_of(minion, fun, answers)
 
     @staticmethod
-    def answer_of(minion, fun, answers, timeout):
+    def answer_of(minion, fun, answers):
         """The value ``minion`` gave in ``answers``; MinionError if it failed or was silent."""
         answer = answers.get(minion)
         if answer is None:
-            raise NoAnswer(f"{minion}: {fun} got no answer within {timeout}s (is the minion up?)")
+            raise NoAnswer(f"{minion}: {fun} got no answer (is the minion up?)")
         ok, value = answer
         if not ok:
             raise MinionError(f"{minion}: {fun} failed: {value}")
         return value
+
+    def connected_addresses(self):
+        """The addresses with a connection to the master's publish port: connected minions, as
+        Salt's ``manage.alived`` finds them."""
+        return salt.utils.network.local_port_tcp(int(self.opts["publish_port"]))
 
     # -- events -------------------------------------------------------------------------------
 

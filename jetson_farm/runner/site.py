@@ -8,6 +8,7 @@ modules' names and return shapes.
 """
 
 import logging
+import time
 
 from jetson_farm.errors import JetsonError
 from jetson_farm.rootfs.clone import CLONE_TIMEOUT
@@ -15,12 +16,13 @@ from jetson_farm.rootfs.clone import CLONE_TIMEOUT
 log = logging.getLogger(__name__)
 
 SITE_TIMEOUT = 120
-# Reading a site's journals and images takes a second; a site that is down fails its boards at
-# step 0 after this long (docs/architecture.md, "Sites in one run").
+# Reading a site's journals and images takes a second; a site that is down is given up much
+# sooner, when it does not say it runs the job (docs/architecture.md, "Sites in one run").
 READ_TIMEOUT = 60
 SWAP_TIMEOUT = 900  # a rename costs nothing, but injection and a first-time fsync may take a while
 REBOOT_TIMEOUT = 10
 POWER_TIMEOUT = 15  # a look at the booting boards' power (step 7)
+DISCONNECT_PROBE = 0.2  # seconds between two looks at the master's minion connections (step 2)
 
 
 class MinionError(JetsonError):
@@ -74,8 +76,9 @@ class SiteCalls:
         minion = self.site.minion
         jobs = {fun: self.bus.publish([minion], fun) for fun in ("jetson_rootfs.state", "jetson_rootfs.list")}
         try:
-            state, listed = (self.bus.answer_of(minion, fun, self.bus.collect(job, READ_TIMEOUT),
-                                                READ_TIMEOUT) for fun, job in jobs.items())
+            state, listed = (
+                self.bus.answer_of(minion, fun, self.bus.collect(job, READ_TIMEOUT, liveness=True))
+                for fun, job in jobs.items())
         except NoAnswer as err:
             raise self.silent(err) from None
         images = {item["image"]: item.get("board") if item.get("where") == "board" else None
@@ -112,6 +115,20 @@ class SiteCalls:
         timeout = 3 * max(s.board.down_timeout for s in switches) + 60
         return self._many("jetson_power.ensure_down_many", switches, [s.name for s in switches],
                           timeout=timeout)
+
+    def watch_disconnects(self, switches, gone):
+        """Fill ``gone`` with ``{board: seconds}`` as each board's minion is seen with no
+        connection to the master; returns when all were, or each one's ``down_timeout`` passed."""
+        began, pending = time.monotonic(), list(switches)
+        while pending:
+            connected = self.bus.connected_addresses()
+            now = time.monotonic()
+            for s in [s for s in pending if s.board.ip not in connected]:
+                gone[s.name] = round(now - began, 2)
+                pending.remove(s)
+            if all(now - began >= s.board.down_timeout for s in pending):
+                return
+            time.sleep(DISCONNECT_PROBE)
 
     def unexport(self, switches):
         return self._many("jetson_nfs.unexport_many", switches, [s.name for s in switches])

@@ -44,6 +44,9 @@ class Settings(PowerSettings):
             return [("", "driver http needs at least one of the URLs on, off, cycle")]
         return []
 
+    def reports_power(self, driver_class):
+        return bool(self.status)
+
 
 
 def read_state(text):
