@@ -12,7 +12,15 @@ import pytest
 
 from jetson_lab import farm
 from tests.lab_fixture import UP_TIMEOUT, _bring_up, _tear_down
-from tests.switch_helpers import EventWatch, marker, orchestrate, prepared, sessions, state_of, where_images
+from tests.switch_helpers import (
+    EventWatch,
+    last_sessions,
+    markers,
+    orchestrate,
+    places_of,
+    prepared,
+    site_job,
+)
 
 SITE01, SITE02 = "site01", "site02"
 FIRST = {"jtk1": "alice/cuda-dev", "jtk2": "bob/ros", "jtk3": "alice/cuda-dev", "jtk4": "bob/ros"}
@@ -31,10 +39,35 @@ def sites_of(lab):
     return {board: lab.site_of(board) for board in lab.boards}
 
 
-def one_place_each(lab, site):
-    places = where_images(lab, site)
-    assert {image: where for image, where in places.items() if len(where) != 1} == {}
-    return {image: where[0] for image, where in places.items()}
+def look(lab, sites=(SITE01, SITE02)):
+    """``({board: its journal}, {site: {image: its one place}})`` for the boards and images of
+    ``sites``: one site job per site asks for every journal and the image list together; fails
+    naming an image that is in more or fewer than one place."""
+    journals, places = {}, {}
+    for site in sites:
+        answer = site_job(lab, site, ("jetson_rootfs.state",), ("jetson_rootfs.list",))
+        found, listing = answer["jetson_rootfs.state"], answer["jetson_rootfs.list"]
+        assert isinstance(found, dict) and isinstance(listing, list), f"{site}: {answer!r}"
+        journals.update({board: found.get(board) for board in lab.boards if lab.site_of(board) == site})
+        where = places_of(listing)
+        assert {image: at for image, at in where.items() if len(at) != 1} == {}, f"{site}: {where}"
+        places[site] = {image: at[0] for image, at in where.items()}
+    return journals, places
+
+
+def image_of(journals, board):
+    journal = journals[board]
+    assert isinstance(journal, dict), f"{board}'s journal: {journal!r}"
+    return journal["image"]
+
+
+def assert_running(lab, wanted):
+    """Each board of ``wanted`` ({board: image}) runs its image (its marker grain) in an active
+    session: one marker job and one ``jetson.sessions`` for them all."""
+    seen, last = markers(lab, list(wanted)), last_sessions(lab, list(wanted))
+    for board, image in wanted.items():
+        assert (seen[board] or {}).get("image") == image, f"{board}'s marker: {seen[board]}"
+        assert (last[board] or {}).get("outcome") == "active", f"{board}'s last session: {last[board]}"
 
 
 def test_the_lab_has_two_sites_each_with_its_boards_store_and_ganesha(two_sites):
@@ -46,12 +79,13 @@ def test_the_lab_has_two_sites_each_with_its_boards_store_and_ganesha(two_sites)
     assert sites[SITE01]["root"] != sites[SITE02]["root"]
     assert sites[SITE01]["nfs"]["ganesha_conf"] != sites[SITE02]["nfs"]["ganesha_conf"]
     assert sites[SITE01]["address"] != sites[SITE02]["address"]
+    journals, places = look(lab)
     for board in lab.boards:
         # Each board booted from its own site's Ganesha: its default image, from its site's store.
-        assert state_of(lab, board)["image"] == f"admin/l4t-base-{board}"
+        assert image_of(journals, board) == f"admin/l4t-base-{board}"
         assert lab.nfs_sessions(board)
-    assert one_place_each(lab, SITE02)["admin/l4t-base-jtk3"] == "jtk3"
-    assert "admin/l4t-base-jtk3" not in one_place_each(lab, SITE01)
+    assert places[SITE02]["admin/l4t-base-jtk3"] == "jtk3"
+    assert "admin/l4t-base-jtk3" not in places[SITE01]
 
 
 def test_one_orchestration_switches_both_sites_side_by_side(two_sites):
@@ -62,16 +96,16 @@ def test_one_orchestration_switches_both_sites_side_by_side(two_sites):
     finally:
         watch.close()
     assert ret.returncode == 0, ret.stdout[-3000:]
+    journals, places = look(lab)
     for board, image in FIRST.items():
         user = image.split("/")[0]
         assert f"{board}: ok: up on {image} for {user}" in ret.stdout
-        assert state_of(lab, board)["image"] == image
-        assert marker(lab, board)["image"] == image
-        assert sessions(lab, board)[-1]["outcome"] == "active"
+        assert image_of(journals, board) == image
+    assert_running(lab, FIRST)
     # The same names on two sites are two images: each in its own site's store, at its own board.
-    assert one_place_each(lab, SITE01)["alice/cuda-dev"] == "jtk1"
-    assert one_place_each(lab, SITE02)["alice/cuda-dev"] == "jtk3"
-    assert one_place_each(lab, SITE02)["admin/l4t-base-jtk3"] == "store"
+    assert places[SITE01]["alice/cuda-dev"] == "jtk1"
+    assert places[SITE02]["alice/cuda-dev"] == "jtk3"
+    assert places[SITE02]["admin/l4t-base-jtk3"] == "store"
     # Side by side: each site had stopped its boards before the other's were verified, which a
     # run that took the sites one after the other never does.
     tags = watch.tags("jetson/switch/")
@@ -86,15 +120,17 @@ def test_a_site_that_is_down_fails_only_its_own_boards(two_sites):
     lab = two_sites
     wanted = {"jtk1": "admin/l4t-base", "jtk2": "admin/l4t-base-jtk2",
               "jtk3": "admin/l4t-base", "jtk4": "admin/l4t-base-jtk4"}
-    before = {board: state_of(lab, board)["image"] for board in ("jtk3", "jtk4")}
-    site02_images = one_place_each(lab, SITE02)
+    journals, places = look(lab, [SITE02])
+    before = {board: image_of(journals, board) for board in ("jtk3", "jtk4")}
+    site02_images = places[SITE02]
     assert farm.stop_site_minion(lab.config, SITE02)
     try:
         ret = orchestrate(lab, "jetson.switch", {"boards": wanted})
         assert ret.returncode != 0
+        journals, _ = look(lab, [SITE01])  # and site01's images are still in one place each
         for board in ("jtk1", "jtk2"):
             assert f"{board}: ok: up on {wanted[board]} for admin" in ret.stdout, ret.stdout[-3000:]
-            assert state_of(lab, board)["image"] == wanted[board]
+            assert image_of(journals, board) == wanted[board]
         for board in ("jtk3", "jtk4"):
             assert f"{board}: FAILED: {board}: refused: site {SITE02} did not answer" in ret.stdout
         assert not set(lab.salt_run(["jetson.lease"]).data or {}) & {"jtk3", "jtk4"}
@@ -108,9 +144,7 @@ def test_a_site_that_is_down_fails_only_its_own_boards(two_sites):
     finally:
         farm.start_site_minion(lab.config, SITE02)
     # Nothing lost, nothing touched on site02: its boards still run what they ran.
-    for board in ("jtk3", "jtk4"):
-        assert state_of(lab, board)["image"] == before[board]
-        assert marker(lab, board)["image"] == before[board]
-        assert sessions(lab, board)[-1]["outcome"] == "active"
-    assert one_place_each(lab, SITE02) == site02_images
-    one_place_each(lab, SITE01)
+    journals, places = look(lab, [SITE02])
+    assert {board: image_of(journals, board) for board in before} == before
+    assert_running(lab, before)
+    assert places[SITE02] == site02_images
