@@ -11,14 +11,19 @@ from jetson_farm.switch import STEPS
 from tests.lab_fixture import lab  # noqa: F401
 from tests.switch_helpers import (
     EventWatch,
+    last_sessions,
     marker,
+    markers,
     orchestrate,
+    places_of,
     prepared,
     sessions,
+    site_job,
     start_orchestrate,
+    state_and_images,
     state_of,
+    states_of,
     step_tags,
-    where_images,
 )
 
 
@@ -34,16 +39,21 @@ def default(board):
     return f"admin/l4t-base-{board}"
 
 
-def assert_each_image_in_one_place(rig):
-    places = where_images(rig)
+def assert_each_image_in_one_place(places):
     assert {image: where for image, where in places.items() if len(where) != 1} == {}
 
 
 def release(rig, *boards):
+    """Release ``boards``; each is back on its default image. Returns the site's ``{image: [places]}``
+    (every journal and the image list in one site job)."""
     ret = orchestrate(rig, "jetson.release", {"boards": list(boards)})
     assert ret.returncode == 0, ret.stdout[-3000:]
+    answer = site_job(rig, rig.site, ("jetson_rootfs.state",), ("jetson_rootfs.list",))
+    journals, listing = answer["jetson_rootfs.state"], answer["jetson_rootfs.list"]
+    assert isinstance(journals, dict) and isinstance(listing, list), answer
     for board in boards:
-        assert state_of(rig, board)["image"] == default(board)
+        assert (journals.get(board) or {}).get("image") == default(board), f"{board}: {journals.get(board)}"
+    return places_of(listing)
 
 
 def test_one_board_switch_then_release(farm):
@@ -51,13 +61,13 @@ def test_one_board_switch_then_release(farm):
     ret = orchestrate(rig, "jetson.switch", {"board": "jtk1", "image": "alice/cuda-dev"})
     assert ret.returncode == 0, ret.stdout[-3000:]
 
-    state = state_of(rig, "jtk1")
+    state, places = state_and_images(rig, "jtk1")
     assert (state["image"], state["user"]) == ("alice/cuda-dev", "alice")
     grain = marker(rig, "jtk1")
     assert grain == {"board": "jtk1", "image": "alice/cuda-dev", "user": "alice",
                      "switch_id": state["switch_id"]}
-    assert where_images(rig)["alice/cuda-dev"] == ["jtk1"]
-    assert where_images(rig)[default("jtk1")] == ["store"]
+    assert places["alice/cuda-dev"] == ["jtk1"]
+    assert places[default("jtk1")] == ["store"]
 
     row = sessions(rig, "jtk1")[-1]
     assert (row["user"], row["image"], row["outcome"], row["switch_id"]) == (
@@ -75,13 +85,13 @@ def test_one_board_switch_then_release(farm):
         "alice/cuda-dev", "alice", "alice", "up")
     assert status["session"]["switch_id"] == state["switch_id"]
 
-    release(rig, "jtk1")
-    assert where_images(rig)["alice/cuda-dev"] == ["store"]
+    places = release(rig, "jtk1")
+    assert places["alice/cuda-dev"] == ["store"]
     assert marker(rig, "jtk1")["image"] == default("jtk1")
     rows = sessions(rig, "jtk1")
     assert (rows[-2]["switch_id"], rows[-2]["outcome"]) == (state["switch_id"], "ended")
     assert (rows[-1]["image"], rows[-1]["outcome"]) == (default("jtk1"), "active")
-    assert_each_image_in_one_place(rig)
+    assert_each_image_in_one_place(places)
 
 
 def test_three_boards_switch_in_one_run_side_by_side(farm):
@@ -93,20 +103,21 @@ def test_three_boards_switch_in_one_run_side_by_side(farm):
                          "jtk3": {"image": "admin/l4t-base", "user": "alice"}}}
     ret = orchestrate(rig, "jetson.switch", pillar)
     assert ret.returncode == 0, ret.stdout[-3000:]
+    boards = list(wanted)
+    journals, seen, last = states_of(rig, boards), markers(rig, boards), last_sessions(rig, boards)
     for board, (image, user) in wanted.items():
-        assert (state_of(rig, board)["image"], state_of(rig, board)["user"]) == (image, user)
-        assert marker(rig, board)["image"] == image
-        assert sessions(rig, board)[-1]["outcome"] == "active"
+        journal = journals[board] or {}
+        assert (journal.get("image"), journal.get("user")) == (image, user), f"{board}'s journal: {journal}"
+        assert (seen[board] or {}).get("image") == image, f"{board}'s marker: {seen[board]}"
+        assert (last[board] or {}).get("outcome") == "active", f"{board}'s last session: {last[board]}"
         watch.wait_for(f"jetson/board/{board}/ready")
     # Side by side: every board had its lease before any board reached its record step.
     tags = watch.tags("jetson/switch/")
     last_lease = max(tags.index(f"jetson/switch/{b}/lease") for b in wanted)
     first_record = min(tags.index(f"jetson/switch/{b}/record") for b in wanted)
     assert last_lease < first_record
-    release(rig, *wanted)
-    assert_each_image_in_one_place(rig)
-    removed = rig.salt_call_site(["jetson_rootfs.remove", "alice/l4t-base"])  # as the lab was
-    assert removed.returncode == 0, removed
+    assert_each_image_in_one_place(release(rig, *wanted))
+    site_job(rig, rig.site, ("jetson_rootfs.remove", "alice/l4t-base"))  # as the lab was
 
 
 def test_a_second_switch_of_a_busy_board_is_refused_at_once(farm):
@@ -138,8 +149,9 @@ def test_release_parks_a_board_without_default_image(farm):
     try:
         ret = orchestrate(rig, "jetson.release", {"board": "jtk3"})
         assert ret.returncode == 0, ret.stdout[-3000:]
-        assert state_of(rig, "jtk3")["image"] is None
-        assert where_images(rig)[default("jtk3")] == ["store"]
+        state, places = state_and_images(rig, "jtk3")
+        assert state["image"] is None
+        assert places[default("jtk3")] == ["store"]
         assert rig.status("jtk3")["power"] == "off"
         assert sessions(rig, "jtk3")[-1]["outcome"] == "parked"
     finally:
@@ -147,9 +159,9 @@ def test_release_parks_a_board_without_default_image(farm):
         pillar["boards"]["jtk3"] = saved
         pillar["defaults"]["image"] = "admin/l4t-base"
         rig.write_pillar(pillar)
-    release(rig, "jtk3")
+    places = release(rig, "jtk3")
     rig.wait_up("jtk3")
-    assert_each_image_in_one_place(rig)
+    assert_each_image_in_one_place(places)
 
 
 def test_steps_are_numbered_in_the_events(farm):
