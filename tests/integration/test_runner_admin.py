@@ -85,8 +85,9 @@ def test_quarantine_is_listed_then_lifted(runners, farm):
     ({"boards": {"jtk1": 7}}, "boards.jtk1: expected an image 'user/name' or a mapping"),
 ])
 def test_bad_input_is_refused_with_nothing_changed(runners, farm, pillar, message):
-    def placement():
-        state = farm.call("jetson_rootfs.state", "jtk1").data
+    def placement():  # asked of the site's minion daemon: no salt-call process compiling its pillar
+        state = farm.salt("jetson_rootfs.state", "jtk1").data
+        assert isinstance(state, dict), f"jtk1's journal: {state!r}"
         return state["image"], state["switch_id"], state["operation"]
 
     before = placement()
