@@ -1,6 +1,7 @@
 """Helpers for the switch/release tests against a lab (tests/lab_fixture.py): run the
 orchestrations, watch the master's event bus, and read where every image is."""
 
+import concurrent.futures
 import json
 import os
 import signal
@@ -62,6 +63,15 @@ def site_job(lab, site, *calls):
         answer = {funs[0]: answer}
     assert result.returncode == 0 and isinstance(answer, dict) and set(answer) == set(funs), result
     return answer
+
+
+def together(*questions):
+    """The answers of ``questions`` (callables without arguments), in order, asked side by side:
+    read-only questions to different daemons (a site job, a marker job, a runner) need not wait
+    for each other's CLI process. An exception in one is raised here."""
+    with concurrent.futures.ThreadPoolExecutor(len(questions)) as pool:
+        futures = [pool.submit(question) for question in questions]
+        return [future.result() for future in futures]
 
 
 def places_of(listing):

@@ -6,6 +6,7 @@ This module brings up its own lab: ``jetson-lab up --sites 2 --boards 4`` (jtk1,
 jtk3, jtk4 on site02, each site with its own store and Ganesha).
 """
 
+import functools
 import json
 
 import pytest
@@ -20,6 +21,7 @@ from tests.switch_helpers import (
     places_of,
     prepared,
     site_job,
+    together,
 )
 
 SITE01, SITE02 = "site01", "site02"
@@ -41,11 +43,12 @@ def sites_of(lab):
 
 def look(lab, sites=(SITE01, SITE02)):
     """``({board: its journal}, {site: {image: its one place}})`` for the boards and images of
-    ``sites``: one site job per site asks for every journal and the image list together; fails
-    naming an image that is in more or fewer than one place."""
+    ``sites``: one site job per site (the sites side by side) asks for every journal and the image
+    list together; fails naming an image that is in more or fewer than one place."""
     journals, places = {}, {}
-    for site in sites:
-        answer = site_job(lab, site, ("jetson_rootfs.state",), ("jetson_rootfs.list",))
+    calls = ("jetson_rootfs.state",), ("jetson_rootfs.list",)
+    answers = together(*[functools.partial(site_job, lab, site, *calls) for site in sites])
+    for site, answer in zip(sites, answers, strict=True):
         found, listing = answer["jetson_rootfs.state"], answer["jetson_rootfs.list"]
         assert isinstance(found, dict) and isinstance(listing, list), f"{site}: {answer!r}"
         journals.update({board: found.get(board) for board in lab.boards if lab.site_of(board) == site})
@@ -61,10 +64,15 @@ def image_of(journals, board):
     return journal["image"]
 
 
-def assert_running(lab, wanted):
-    """Each board of ``wanted`` ({board: image}) runs its image (its marker grain) in an active
-    session: one marker job and one ``jetson.sessions`` for them all."""
-    seen, last = markers(lab, list(wanted)), last_sessions(lab, list(wanted))
+def running(lab, boards):
+    """``({board: its marker grain}, {board: its latest session})``: one marker job and one
+    ``jetson.sessions`` for all ``boards``, side by side."""
+    return tuple(together(lambda: markers(lab, list(boards)), lambda: last_sessions(lab, list(boards))))
+
+
+def assert_running(wanted, seen, last):
+    """Each board of ``wanted`` ({board: image}) runs its image (its marker grain ``seen``) in an
+    active session (its ``last`` one)."""
     for board, image in wanted.items():
         assert (seen[board] or {}).get("image") == image, f"{board}'s marker: {seen[board]}"
         assert (last[board] or {}).get("outcome") == "active", f"{board}'s last session: {last[board]}"
@@ -96,12 +104,13 @@ def test_one_orchestration_switches_both_sites_side_by_side(two_sites):
     finally:
         watch.close()
     assert ret.returncode == 0, ret.stdout[-3000:]
-    journals, places = look(lab)
+    (journals, places), (seen, last), status = together(
+        lambda: look(lab), lambda: running(lab, FIRST), lambda: lab.salt_run(["jetson.status"]).data)
     for board, image in FIRST.items():
         user = image.split("/")[0]
         assert f"{board}: ok: up on {image} for {user}" in ret.stdout
         assert image_of(journals, board) == image
-    assert_running(lab, FIRST)
+    assert_running(FIRST, seen, last)
     # The same names on two sites are two images: each in its own site's store, at its own board.
     assert places[SITE01]["alice/cuda-dev"] == "jtk1"
     assert places[SITE02]["alice/cuda-dev"] == "jtk3"
@@ -111,7 +120,6 @@ def test_one_orchestration_switches_both_sites_side_by_side(two_sites):
     tags = watch.tags("jetson/switch/")
     for one, other in (("jtk1", "jtk3"), ("jtk3", "jtk1")):
         assert tags.index(f"jetson/switch/{one}/stop") < tags.index(f"jetson/switch/{other}/verify"), tags
-    status = lab.salt_run(["jetson.status"]).data
     assert {b: (row["site"], row["state"], row["image"]) for b, row in status.items()} == {
         b: (lab.site_of(b), "up", image) for b, image in FIRST.items()}
 
@@ -127,24 +135,27 @@ def test_a_site_that_is_down_fails_only_its_own_boards(two_sites):
     try:
         ret = orchestrate(lab, "jetson.switch", {"boards": wanted})
         assert ret.returncode != 0
-        journals, _ = look(lab, [SITE01])  # and site01's images are still in one place each
+        # What the site01 and the master say while site02 is down, asked side by side (and
+        # site01's images are still in one place each).
+        (journals, _), leases, status, shown = together(
+            lambda: look(lab, [SITE01]), lambda: lab.salt_run(["jetson.lease"]).data,
+            lambda: lab.salt_run(["jetson.status"]).data, lambda: lab.lab_cli(["status", "--json"]).stdout)
         for board in ("jtk1", "jtk2"):
             assert f"{board}: ok: up on {wanted[board]} for admin" in ret.stdout, ret.stdout[-3000:]
             assert image_of(journals, board) == wanted[board]
         for board in ("jtk3", "jtk4"):
             assert f"{board}: FAILED: {board}: refused: site {SITE02} did not answer" in ret.stdout
-        assert not set(lab.salt_run(["jetson.lease"]).data or {}) & {"jtk3", "jtk4"}
+        assert not set(leases or {}) & {"jtk3", "jtk4"}
         # Status still answers, with every board of both sites; site02's cannot say their image.
-        status = lab.salt_run(["jetson.status"]).data
         assert {b: row["site"] for b, row in status.items()} == sites_of(lab)
         assert status["jtk1"]["image"] == "admin/l4t-base" and status["jtk3"]["image"] is None
-        shown = json.loads(lab.lab_cli(["status", "--json"]).stdout)
+        shown = json.loads(shown)
         assert shown["daemons"][SITE01] is True and shown["daemons"][SITE02] is False
         assert {row["board"]: row["site"] for row in shown["boards"]} == sites_of(lab)
     finally:
         farm.start_site_minion(lab.config, SITE02)
     # Nothing lost, nothing touched on site02: its boards still run what they ran.
-    journals, places = look(lab, [SITE02])
+    (journals, places), (seen, last) = together(lambda: look(lab, [SITE02]), lambda: running(lab, before))
     assert {board: image_of(journals, board) for board in before} == before
-    assert_running(lab, before)
+    assert_running(before, seen, last)
     assert places[SITE02] == site02_images
