@@ -24,6 +24,7 @@ from tests.switch_helpers import (
     state_of,
     states_of,
     step_tags,
+    together,
 )
 
 
@@ -61,15 +62,17 @@ def test_one_board_switch_then_release(farm):
     ret = orchestrate(rig, "jetson.switch", {"board": "jtk1", "image": "alice/cuda-dev"})
     assert ret.returncode == 0, ret.stdout[-3000:]
 
-    state, places = state_and_images(rig, "jtk1")
+    # The site, the board, and the master's runner asked side by side.
+    (state, places), grain, rows, status = together(
+        lambda: state_and_images(rig, "jtk1"), lambda: marker(rig, "jtk1"), lambda: sessions(rig, "jtk1"),
+        lambda: rig.salt_run(["jetson.status"]).data["jtk1"])
     assert (state["image"], state["user"]) == ("alice/cuda-dev", "alice")
-    grain = marker(rig, "jtk1")
     assert grain == {"board": "jtk1", "image": "alice/cuda-dev", "user": "alice",
                      "switch_id": state["switch_id"]}
     assert places["alice/cuda-dev"] == ["jtk1"]
     assert places[default("jtk1")] == ["store"]
 
-    row = sessions(rig, "jtk1")[-1]
+    row = rows[-1]
     assert (row["user"], row["image"], row["outcome"], row["switch_id"]) == (
         "alice", "alice/cuda-dev", "active", state["switch_id"])
     assert row["jid"] and row["started"] <= row["ready"]
@@ -80,15 +83,14 @@ def test_one_board_switch_then_release(farm):
     assert ready["ssh"] == f"ssh -J alice@{rig.address} root@{rig.ip('jtk1')}"
     assert all(data["result"] == "ok" for tag, data in watch.events if tag.startswith("jetson/switch/jtk1/"))
 
-    status = rig.salt_run(["jetson.status"]).data["jtk1"]
     assert (status["image"], status["owner"], status["user"], status["state"]) == (
         "alice/cuda-dev", "alice", "alice", "up")
     assert status["session"]["switch_id"] == state["switch_id"]
 
     places = release(rig, "jtk1")
     assert places["alice/cuda-dev"] == ["store"]
-    assert marker(rig, "jtk1")["image"] == default("jtk1")
-    rows = sessions(rig, "jtk1")
+    grain, rows = together(lambda: marker(rig, "jtk1"), lambda: sessions(rig, "jtk1"))
+    assert grain["image"] == default("jtk1")
     assert (rows[-2]["switch_id"], rows[-2]["outcome"]) == (state["switch_id"], "ended")
     assert (rows[-1]["image"], rows[-1]["outcome"]) == (default("jtk1"), "active")
     assert_each_image_in_one_place(places)
@@ -104,7 +106,8 @@ def test_three_boards_switch_in_one_run_side_by_side(farm):
     ret = orchestrate(rig, "jetson.switch", pillar)
     assert ret.returncode == 0, ret.stdout[-3000:]
     boards = list(wanted)
-    journals, seen, last = states_of(rig, boards), markers(rig, boards), last_sessions(rig, boards)
+    journals, seen, last = together(lambda: states_of(rig, boards), lambda: markers(rig, boards),
+                                    lambda: last_sessions(rig, boards))
     for board, (image, user) in wanted.items():
         journal = journals[board] or {}
         assert (journal.get("image"), journal.get("user")) == (image, user), f"{board}'s journal: {journal}"
