@@ -135,10 +135,15 @@ def test_a_bad_enrolment_fails_with_nothing_accepted(runners, farm, accepted_key
     assert not (farm.dir / "root" / "boards").exists()
 
 
-def test_a_symlinked_identity_folder_is_refused_on_the_site(runners, farm, accepted_key, tmp_path):
-    board_dir = farm.dir / "root" / "boards" / "jtk2"
+def symlink_identity(farm, board, target):
+    """Make ``board``'s identity folder on the site a symlink to ``target`` (hostile)."""
+    board_dir = farm.dir / "root" / "boards" / board
     board_dir.mkdir(parents=True)
-    (board_dir / "identity").symlink_to(tmp_path)
+    (board_dir / "identity").symlink_to(target)
+
+
+def test_a_symlinked_identity_folder_is_refused_on_the_site(runners, farm, accepted_key, tmp_path):
+    symlink_identity(farm, "jtk2", tmp_path)
     ret = run(runners, "jetson.enroll", "board=jtk2")
     assert ret.returncode == 1, ret
     assert "boards/jtk2/identity is a symlink" in ret.stdout
@@ -161,9 +166,7 @@ def test_boards_enrolls_several_in_one_call_and_keeps_their_pairs(runners, farm,
 
 
 def test_one_board_failing_in_boards_leaves_the_others_enrolled(runners, farm, accepted_keys, tmp_path):
-    board_dir = farm.dir / "root" / "boards" / "jtk2"
-    board_dir.mkdir(parents=True)
-    (board_dir / "identity").symlink_to(tmp_path)
+    symlink_identity(farm, "jtk2", tmp_path)
     ret = run(runners, "jetson.enroll", "boards=jtk1,jtk2")
     assert ret.returncode == 1, ret
     assert list(ret.data["done"]) == ["jtk1"]
