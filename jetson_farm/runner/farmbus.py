@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 FORGET_AFTER = 600  # seconds a return nobody waits for is kept (a job of another process)
 LIVENESS_CHECK = 5.0  # seconds without an answer before a minion is asked whether it runs the job
-FIND_JOB_WAIT = 5  # the least time a minion is given to answer that question
+FIND_JOB_WAIT = 10  # the least time a minion is given to answer that question (Salt's default)
 
 
 def _failure_text(value):
@@ -98,13 +98,13 @@ class FarmBus:
         With ``liveness``, as Salt's own clients do, a minion that has not answered after
         ``LIVENESS_CHECK`` seconds is asked whether it still runs the job (``saltutil.find_job``);
         one that does not say so within the master's ``gather_job_timeout`` (at least
-        ``FIND_JOB_WAIT``) is down or not connected, and is not waited for any longer. A long
-        job on a live minion is waited for up to ``timeout``. Only for reads: a busy minion too
-        slow to answer ``find_job`` must not fail a step that it is in fact running.
+        ``FIND_JOB_WAIT``), twice in a row, is down or not connected, and is not waited for
+        any longer. A long job on a live minion is waited for up to ``timeout``. Only for reads:
+        a busy minion too slow to answer ``find_job`` must not fail a step that it is running.
         """
         jid, minions = job
         deadline = time.monotonic() + timeout
-        waited_for, late = set(minions), set()
+        waited_for, late, silent_once = set(minions), set(), set()
         while True:
             until = min(deadline, time.monotonic() + LIVENESS_CHECK) if liveness else deadline
             with self._seen:
@@ -114,9 +114,10 @@ class FarmBus:
             if not missing or time.monotonic() >= deadline:
                 break
             silent, done = self._not_running(jid, missing)
-            # A minion done with the job whose return has not come yet gets one more check.
-            waited_for -= silent | (done & late)
-            late |= done
+            # Silent twice in a row: a live minion busy in its main loop (a pillar refresh) may
+            # miss one question. Done with the job but no return yet: one more check too.
+            waited_for -= (silent & silent_once) | (done & late)
+            silent_once, late = silent, late | done
         with self._seen:
             returns = self._returns.pop(jid, {})
             self._forget(time.monotonic() - FORGET_AFTER)

@@ -8,7 +8,7 @@ from jetson_farm.runner import history, leases, quarantine
 log = logging.getLogger(__name__)
 
 
-def ask_sites(inventory, ops, fun, only=None, timeout=5):
+def ask_sites(inventory, ops, fun, only=None, timeout=10):
     """``{site: answer}`` of ``fun`` on every site server (or the sites ``only``), one after
     another; a site that does not answer is logged and left out. ``timeout`` is Salt's: past
     it, a site still running the job is waited for; a silent one is given up."""
