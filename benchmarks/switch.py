@@ -7,8 +7,9 @@ for each size switches boards jtk1..jtkN in ONE ``salt-run state.orch jetson.swi
 admin runs), then releases them. It prints one table:
 
 - the wall time of each switch run, and its ratio to the one-board run;
-- the one-board overhead: wall minus one lab board's own boot (power on -> minion start event),
-  measured with power cycles in the same run;
+- the farm's overhead: wall minus the same boards' own boot (first power-on -> last minion
+  start event, the boards powered on together with the same stagger and no switch), measured
+  with power cycles in the same run;
 - the farm's own CPU seconds per board switched, from /proc: the ``salt-run`` process tree
   (reaped children of this script), the salt-master's processes and the site minion's;
 - the time per step (from the ``jetson/switch/<board>/<step>`` events: mean over the boards).
@@ -105,26 +106,32 @@ class Bench:
         return run([BIN / "salt", "-c", self.master, "--out=json", *args], timeout)
 
     def answers(self, board):
-        code, data, _ = self.salt("-t", "2", board, "test.ping", timeout=60)
+        code, data, _ = self.salt("-t", "5", board, "test.ping", timeout=60)
         return code == 0 and isinstance(data, dict) and data.get(board) is True
 
-    def boot_alone(self, board, rounds=3):
-        """Seconds from power-on to the minion's start event, for one board on its own (median)."""
-        times = []
-        for _ in range(rounds):
-            client.power(str(self.config.socket_path), board, "off")
-            mark = len(self.events)
-            start = time.monotonic()
-            client.power(str(self.config.socket_path), board, "on")
-            while True:
-                started = [t for t, tag, _ in self.events[mark:] if tag == f"salt/minion/{board}/start"]
-                if started:
-                    times.append(started[0] - start)
-                    break
-                time.sleep(0.05)
-            while not self.answers(board):
-                time.sleep(0.2)
-        return statistics.median(times)
+    def boot_together(self, boards, stagger=0.0):
+        """Seconds from the first power-on to the last minion start event when ``boards`` are
+        powered on together (``stagger`` seconds apart), with no switch around them."""
+        socket = str(self.config.socket_path)
+        for board in boards:
+            client.power(socket, board, "off")
+        mark = len(self.events)
+        start = time.monotonic()
+        for index, board in enumerate(boards):
+            if index and stagger:
+                time.sleep(stagger)
+            client.power(socket, board, "on")
+        waiting = {f"salt/minion/{board}/start" for board in boards}
+        last = start
+        while waiting:
+            for when, tag, _ in self.events[mark:]:
+                if tag in waiting:
+                    waiting.discard(tag)
+                    last = max(last, when)
+            time.sleep(0.05)
+        while not all(self.answers(board) for board in boards):
+            time.sleep(0.2)
+        return last - start
 
     def clone_images(self, boards):
         for board in boards:
@@ -172,26 +179,25 @@ class Bench:
 
 
 def print_table(boot, rows):
-    single = {stagger: wall for size, stagger, wall, _, _ in rows if size == 1}
+    single = {stagger: wall for size, stagger, wall, _, _, _ in rows if size == 1}
     print(f"\nlab board's own boot (power on -> minion start event, alone, median of 3): {boot:.2f} s")
     print("targets: one-board overhead <= 1.5 s; 16 boards <= 1.5x one; 32 boards <= 2x one; "
           "farm CPU <= 0.3 CPU-s per board\n")
-    head = (f"{'boards':>6} {'stagger':>7} {'wall s':>7} {'x one':>6} {'over s':>6} "
+    head = (f"{'boards':>6} {'stagger':>7} {'wall s':>7} {'x one':>6} {'boot s':>6} {'over s':>6} "
             f"{'CPU-s/board':>11} {'salt-run':>8} {'master':>7} {'site':>6}  "
             + " ".join(f"{step[:7]:>7}" for step in STEPS))
     print(head)
     print("-" * len(head))
-    for size, stagger, wall, steps, cpu in rows:
+    for size, stagger, wall, own_boot, steps, cpu in rows:
         one = single.get(stagger) or next(iter(single.values()), None)
         ratio = f"{wall / one:5.2f}x" if one else "-"
-        over = f"{wall - boot:6.2f}" if size == 1 else "-"
         total = sum(cpu.values())
         means = " ".join(f"{statistics.mean(v) if v else 0:7.2f}" for v in steps.values())
-        print(f"{size:>6} {stagger:>7.2f} {wall:>7.1f} {ratio:>6} {over:>6} {total / size:>11.3f} "
-              f"{cpu['salt-run'] / size:>8.3f} {cpu['master'] / size:>7.3f} {cpu['site'] / size:>6.3f}  "
-              f"{means}")
-    print("\n(step columns: mean seconds per board; 'over': wall minus the board's own boot; CPU from /proc)")
-
+        print(f"{size:>6} {stagger:>7.2f} {wall:>7.1f} {ratio:>6} {own_boot:>6.2f} {wall - own_boot:>6.2f} "
+              f"{total / size:>11.3f} {cpu['salt-run'] / size:>8.3f} {cpu['master'] / size:>7.3f} "
+              f"{cpu['site'] / size:>6.3f}  {means}")
+    print("\n(step columns: mean seconds per board; 'boot': the same boards' own boot, powered on "
+          "together with the same stagger and no switch;\n 'over': wall minus that boot; CPU from /proc)")
 
 
 def close_lab(bench, lab_dir, own):
@@ -200,6 +206,7 @@ def close_lab(bench, lab_dir, own):
     if own:
         run([BIN / "jetson-lab", "down", "--dir", lab_dir, "--purge"], 600)
         shutil.rmtree(lab_dir, ignore_errors=True)
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -221,16 +228,17 @@ def main():
                 raise SystemExit(f"sync failed: {out[-2000:]}")
         boards = sorted(bench.config.boards, key=lambda b: int(b[3:]))
         bench.clone_images(boards[: max(sizes)])
-        boot = bench.boot_alone(boards[0])
+        boot = statistics.median(bench.boot_together(boards[:1]) for _ in range(3))
         rows = []
         for stagger in staggers:
             for size in sizes:
                 if size == 1 and stagger and rows:
                     continue  # staggering changes nothing for one board
                 chosen = boards[:size]
+                own_boot = boot if size == 1 else bench.boot_together(chosen, stagger)
                 wall, steps, cpu = bench.switch(chosen, stagger)
                 bench.release(chosen)
-                rows.append((size, stagger, wall, steps, cpu))
+                rows.append((size, stagger, wall, own_boot, steps, cpu))
                 print(f"{size:>3} board(s), stagger {stagger}: wall {wall:6.1f} s, farm CPU "
                       f"{sum(cpu.values()):6.1f} s", flush=True)
         print_table(boot, rows)
