@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from jetson_farm.errors import JetsonError, NotFound, Refused
 from jetson_farm.inventory import Inventory
 from jetson_farm.names import parse_image
-from jetson_farm.power.registry import reports_power
+from jetson_farm.power.registry import power_shows_down
 from jetson_farm.runner import copies, history, leases, quarantine
 from jetson_farm.runner.site import SiteCalls
 
@@ -83,14 +83,15 @@ def down(site, batch):
     hard off where the driver can, else it fails with nothing touched. Then the board's stale
     NFS connections on the site are ended (``sessions_ended``).
 
-    A board whose driver cannot tell its power (``salt``, ``ssh``, ``wol``, ``http`` without a
-    status URL) must also have closed its minion's connection to the master, as
+    A board whose driver neither reports its power nor cuts it at step 1 (``salt``, ``ssh``,
+    ``wol``: the board goes down by itself) must also have closed its minion's connection to
+    the master, as
     ``manage.alived`` sees it, since the step began: a missed ping alone never unexports a
     running board. The connections are watched while the site waits for the pings, so a board
     back up within seconds (a fast soft reboot) is not missed. One still connected after its
     ``down_timeout`` fails with its nfsroot untouched (a board that died without closing its
     connection leaves it open on the master for minutes: power it off by hand)."""
-    blind = [s for s in batch if not reports_power(s.board)]
+    blind = [s for s in batch if not power_shows_down(s.board)]
     gone = {}  # board -> seconds into the step when its minion was seen disconnected
     watcher = threading.Thread(target=site.watch_disconnects, args=(blind, gone), daemon=True)
     watcher.start()

@@ -9,6 +9,7 @@ from typing import Annotated, Union
 
 from pydantic import Field, TypeAdapter, ValidationError
 
+from jetson_farm.power.base import HARD_OFF
 from jetson_farm.power.drivers import http, ipmi, lab, salt, ssh, wol
 from jetson_farm.power.errors import PowerConfigError
 from jetson_farm.schema import problems_of
@@ -61,11 +62,16 @@ def driver_for(board, site_root):
     return DRIVERS[settings.driver].Driver(settings.resolve(board, site_root))
 
 
-def reports_power(board):
-    """Whether the driver of inventory ``board`` can say the board is off (False for a mapping
-    with mistakes: its driver cannot be asked anything)."""
+def power_shows_down(board):
+    """Whether the switch can see inventory ``board`` down by its power (step 2): its driver
+    reports the power (``status``), or the farm's own stop cuts it (``reboot_kind`` HARD_OFF, a
+    relay: the board's connections then linger, as after any power cut). Else the board must
+    also have left the master. False for a mapping with mistakes (its driver does nothing)."""
     settings, _ = check_settings(board.power, f"boards.{board.name}.power")
-    return settings is not None and settings.reports_power(DRIVERS[settings.driver].Driver)
+    if settings is None:
+        return False
+    driver = DRIVERS[settings.driver].Driver
+    return driver.reboot_kind == HARD_OFF or settings.reports_power(driver)
 
 
 def power_problems(board, site_root="/"):
