@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 .venv/bin/ruff check .
-exec .venv/bin/pytest -p no:cacheprovider -ra "$@"
+# --durations: the 25 slowest tests, and tests/conftest.py's time per tier, end every run's log.
+exec .venv/bin/pytest -p no:cacheprovider -ra --durations=25 "$@"

@@ -5,6 +5,7 @@ import logging
 import os
 import pathlib
 import shutil
+import time
 import uuid
 
 import pytest
@@ -40,6 +41,35 @@ def pytest_collection_modifyitems(items):
                 item.add_marker(marker)
 
 
+_TIER_SECONDS = {}  # tier folder -> seconds its tests took, setup and teardown included
+
+
+def _tier_of(path):
+    relative = pathlib.Path(path).resolve().relative_to(REPO / "tests")
+    return relative.parts[0] if len(relative.parts) > 1 else "tests"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item):
+    started = time.monotonic()
+    yield
+    tier = _tier_of(item.path)
+    _TIER_SECONDS[tier] = _TIER_SECONDS.get(tier, 0.0) + time.monotonic() - started
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per tier with its wall time, so every CI log shows where the time goes."""
+    if not _TIER_SECONDS:
+        return
+    terminalreporter.section("time per tier")
+    for tier in ("unit", "functional", "integration", "e2e"):
+        if tier in _TIER_SECONDS:
+            seconds = _TIER_SECONDS.pop(tier)
+            terminalreporter.write_line(f"{tier:<12} {seconds / 60:5.1f} min ({seconds:.0f} s)")
+    for tier, seconds in sorted(_TIER_SECONDS.items()):
+        terminalreporter.write_line(f"{tier:<12} {seconds / 60:5.1f} min ({seconds:.0f} s)")
+
+
 @pytest.fixture
 def farm_dir():
     """A fresh folder holding a site's root and the boards' nfsroots, on one file system."""
@@ -52,7 +82,7 @@ def farm_dir():
 def make_pillar(farm_dir, boards=("jtk1", "jtk2"), backend="kernel", **site_nfs):
     """A valid ``jetson`` pillar for one site whose root and nfsroots are under ``farm_dir``."""
     farm_dir = pathlib.Path(farm_dir)
-    nfs = {"backend": backend, "clients": "127.0.0.0/8",
+    nfs = {"backend": backend, "network": "127.0.0.0/8",
            "options": ["rw", "insecure", "no_subtree_check", "async", "no_root_squash"]}
     nfs.update(site_nfs)
     pillar = {
