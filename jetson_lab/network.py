@@ -4,6 +4,12 @@ The bridge carries the address the boards use for the master and the NFS server;
 namespace has one veth whose far side is enslaved to the bridge. Powering a board off takes its
 links down, so it stops answering ping and loses its TCP sessions, like a real board.
 
+Each board's port on the bridge (its veth's host end, or a VM board's tap) is bound to the
+board's address, as a switch with port security and IP source guard binds it: an nftables table
+of the bridge family (``jl<tag>``) drops every frame from a board's port that is not IPv4 from
+its own address or ARP with its own address as sender. So a board that takes another board's
+address (say, to be let into that board's NFS export) gets nothing through.
+
 Every name carries a tag derived from the lab's name, so two labs (tests and demo) coexist.
 Interface names are limited to 15 characters by the kernel.
 """
@@ -22,6 +28,7 @@ from jetson_farm.errors import JetsonError
 log = logging.getLogger(__name__)
 
 IP_TIMEOUT = 10
+NFT_TIMEOUT = 10
 SUBNET_BASE = "10.213"  # private, used only on the lab's own bridge
 
 
@@ -76,6 +83,11 @@ class LabNetwork:
     def mac(self, index):
         return f"02:4a:4c:00:{index // 256:02x}:{index % 256:02x}"
 
+    @property
+    def port_filter(self):
+        """The nftables table (family bridge) that binds each board's port to its address."""
+        return f"jl{self.tag}"
+
 
 def run_ip(args, check=True):
     """Run ``ip ARGS`` (an argument list); NetworkError with its stderr when it fails."""
@@ -84,6 +96,49 @@ def run_ip(args, check=True):
     if check and proc.returncode != 0:
         raise NetworkError(f"ip {' '.join(args)} failed: {proc.stderr.strip()}")
     return proc
+
+
+def run_nft(script, check=True):
+    """Run an nftables script (one atomic transaction); NetworkError with its stderr when it fails."""
+    try:
+        proc = subprocess.run(["nft", "-f", "-"], input=script, capture_output=True, text=True,
+                              timeout=NFT_TIMEOUT, check=False)
+    except FileNotFoundError:
+        raise NetworkError("nft not found: the lab binds each board's port to its address with "
+                           "nftables (Debian package nftables, in scripts/setup.sh)") from None
+    if check and proc.returncode != 0:
+        raise NetworkError(f"nft -f failed: {proc.stderr.strip()}\n{script}")
+    return proc
+
+
+def bind_port(net, port, address):
+    """Let bridge port ``port`` send IPv4 from ``address`` and ARP for it only. Idempotent.
+
+    The chain's rules are rewritten in the same transaction, so running it again adds none; the
+    sets keep every other board's binding. The hook is the bridge's prerouting: frames to the
+    host (the master, the NFS server) and to other boards pass it alike.
+    """
+    name = net.port_filter
+    run_nft(f"""add table bridge {name}
+add set bridge {name} ports {{ type ifname; }}
+add set bridge {name} bound {{ type ifname . ipv4_addr; }}
+add chain bridge {name} board_ports {{ type filter hook prerouting priority -300; policy accept; }}
+flush chain bridge {name} board_ports
+add rule bridge {name} board_ports iifname != @ports accept
+add rule bridge {name} board_ports iifname . arp saddr ip @bound accept
+add rule bridge {name} board_ports iifname . ip saddr @bound accept
+add rule bridge {name} board_ports counter drop
+add element bridge {name} ports {{ "{port}" }}
+add element bridge {name} bound {{ "{port}" . {ipaddress.IPv4Address(address)} }}
+""")
+
+
+def remove_port_filter(net):
+    """Delete the lab's port bindings (the whole table); False when there was none."""
+    try:
+        return run_nft(f"delete table bridge {net.port_filter}\n", check=False).returncode == 0
+    except NetworkError:  # no nft: no table either
+        return False
 
 
 def link_exists(name, netns=None):
@@ -135,7 +190,8 @@ def create_bridge(net, sites=1):
 
 
 def create_board_netns(net, board, index):
-    """The board's namespace with its veth on the bridge and its address; links left down."""
+    """The board's namespace with its veth on the bridge and its address, the veth's bridge end
+    bound to that address (bind_port); links left down."""
     ns = net.netns(board)
     if not netns_exists(ns):
         run_ip(["netns", "add", ns])
@@ -150,15 +206,18 @@ def create_board_netns(net, board, index):
     if net.board_addr(index) not in addrs:
         run_ip(["-n", ns, "addr", "add", f"{net.board_addr(index)}/24", "dev", inner])
     run_ip(["-n", ns, "link", "set", "lo", "up"])
+    bind_port(net, host, net.board_addr(index))
 
 
 def create_tap(net, index):
-    """The persistent tap of VM board ``index``, on the bridge and up. Idempotent. With no
-    QEMU attached it has no carrier: the board answers no ping, like one powered off."""
+    """The persistent tap of VM board ``index``, on the bridge, bound to the board's address
+    (bind_port) and up. Idempotent. With no QEMU attached it has no carrier: the board answers no
+    ping, like one powered off."""
     tap = net.tap(index)
     if not link_exists(tap):
         run_ip(["tuntap", "add", "dev", tap, "mode", "tap"])
     run_ip(["link", "set", tap, "master", net.bridge])
+    bind_port(net, tap, net.board_addr(index))
     run_ip(["link", "set", tap, "up"])
 
 
@@ -207,4 +266,6 @@ def destroy(net, boards):
     if link_exists(net.bridge):
         run_ip(["link", "del", net.bridge], check=False)
         removed.append(net.bridge)
+    if remove_port_filter(net):
+        removed.append(f"nft table bridge {net.port_filter}")
     return removed

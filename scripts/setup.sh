@@ -10,6 +10,7 @@ APT_PACKAGES=(
     libnfs-utils            # nfs-ls / nfs-cat: a real NFS client that needs no kernel support
     systemd                 # busctl: the Ganesha backend's DBus calls (JSON replies)
     iproute2 iputils-ping   # network namespaces and veth for the lab boards
+    nftables                # the lab binds each board's bridge port to its address (anti-spoofing)
     openipmi ipmitool       # ipmi_sim, a simulated BMC, and the ipmi power driver's client
     btrfs-progs xfsprogs    # loop-mounted btrfs and XFS: the reflink clone tests (tests/loopfs.py)
     openssh-client openssh-server   # the ssh power driver and its virtual board's sshd
