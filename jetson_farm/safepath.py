@@ -138,6 +138,17 @@ class SafeRoot:
         finally:
             os.close(dir_fd)
 
+    def listdir(self, relpath):
+        """The names in the folder ``relpath`` ([] if it does not exist); UnsafePath if it or a
+        folder above it is a symlink or not a folder."""
+        fd = self.open_dir(split_relpath(relpath), target=relpath)
+        if fd is None:
+            return []
+        try:
+            return os.listdir(fd)
+        finally:
+            os.close(fd)
+
     def check_writable(self, relpath):
         """Raise UnsafePath unless ``relpath`` could be written: every existing folder on the way
         a real folder, the file itself absent or a regular file."""

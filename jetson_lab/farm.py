@@ -20,6 +20,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from jetson_farm.runner.identity_store import is_complete
 from jetson_lab import client, daemons, network, saltconf, seed, vm_farm
 from jetson_lab.board import READY_LINE
 from jetson_lab.config import SITE_MINION, LabConfig
@@ -237,7 +238,7 @@ def sync_modules(config):
 
 
 def enroll_boards(config):
-    """Give each board without one a minion key pair, accepted on the master.
+    """Give each board without one a minion key pair, accepted on the master, and its SSH host keys.
 
     Through the runner, all of them in one call (``salt-run jetson.enroll boards=...``: each pair
     made on its site, its public key accepted on the master) where it exists; else generated here
@@ -246,7 +247,7 @@ def enroll_boards(config):
     def identity(board):
         return config.site_root_of(config.site_of(board)) / "boards" / board / "identity"
 
-    todo = [b for b in config.all_boards if not (identity(b) / "minion.pem").is_file()]
+    todo = [b for b in config.all_boards if not is_complete(identity(b))]
     if not todo:
         return
     args = ["jetson.enroll", f"boards={','.join(todo)}"]

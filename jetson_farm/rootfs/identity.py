@@ -17,6 +17,21 @@ from jetson_farm.errors import NotFound, UnsafePath
 SSH_HOST_KEY_RE = re.compile(r"^ssh_host_[a-z0-9]+_key(\.pub)?$")
 MINION_KEYS = ("minion.pem", "minion.pub")
 
+# What a booted board makes of itself (docs/images.md, "What a board leaves in its image"):
+# saved at the swap like an injected file and put back at the park, so the next board to boot
+# the image never shows this one's identity. In the folders of BOARD_MADE_IN, a name the image
+# did not have at the swap is removed at the park.
+BOARD_MADE = (
+    "etc/machine-id",
+    "var/lib/dbus/machine-id",
+    "var/lib/systemd/random-seed",
+    "var/lib/systemd/credential.secret",
+)
+BOARD_MADE_IN = (
+    (marker.SSH_HOST_KEY_DIR, re.compile(r"^ssh_host_")),  # jetson-ssh-hostkeys or sshd's keygen
+    (marker.PKI_DIR, re.compile(r"")),  # the minion's keys and the master's it cached (minion_master.pub)
+)
+
 # Modes of the folders a swap may have to create (the rest: 0755).
 DIR_MODES = {"root": 0o700, "root/.ssh": 0o700, marker.PKI_DIR: 0o700}
 

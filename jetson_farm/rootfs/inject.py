@@ -1,5 +1,9 @@
 """Reversible injection into a rootfs, with the originals kept outside it.
 
+Before the first write, the originals of what a booted board makes of itself
+(:data:`~jetson_farm.rootfs.identity.BOARD_MADE`, and what the folders of
+:data:`~jetson_farm.rootfs.identity.BOARD_MADE_IN` hold) are saved the same way, so the park puts
+them back and removes what the board added there: a parked image carries no board's identity.
 Before each write the original (its bytes, mode, owner, times), or the fact that the file or a
 folder did not exist, is recorded under ``<root>/state/<board>.saved/`` (``manifest.json`` plus
 ``blobs/<n>``), and the manifest is rewritten atomically. So an interrupted injection or
@@ -14,12 +18,13 @@ import shutil
 from jetson_farm.errors import JetsonError, UnsafePath
 from jetson_farm.rootfs import fsutil
 from jetson_farm.rootfs.crash import crash_point
-from jetson_farm.rootfs.identity import dir_mode
-from jetson_farm.safepath import SafeRoot
+from jetson_farm.rootfs.identity import BOARD_MADE, BOARD_MADE_IN, dir_mode
+from jetson_farm.safepath import TEMP_SUFFIX, SafeRoot
 
 log = logging.getLogger(__name__)
 
 FILE, ABSENT, DIR_CREATED = "file", "absent", "dir-created"
+LEFT = "left"  # a board-made path that was no regular file at the swap (a symlink?): never touched
 
 
 class SavedOriginals:
@@ -41,7 +46,8 @@ class SavedOriginals:
         manifest = self.load()
         if manifest is None:
             os.makedirs(self.blobs, mode=0o700, exist_ok=True)
-            manifest = {"image": image, "switch_id": switch_id, "entries": []}
+            # board_made: the entries include what the board makes, so the park may sweep.
+            manifest = {"image": image, "switch_id": switch_id, "board_made": True, "entries": []}
             self.save(manifest)
         elif manifest.get("image") != image:
             raise JetsonError(f"{self.manifest_path} holds the originals of {manifest.get('image')}, "
@@ -78,24 +84,65 @@ def inject(rootfs, label, items, saved, image, switch_id):
             crash_point(f"inject-mkdir:{relpath}")
         return dir_mode(relpath)
 
+    def save_original(root, relpath):
+        blob = str(len(manifest["entries"]))
+        st = root.copy_out(relpath, os.path.join(saved.blobs, blob))
+        if st is None:
+            record({"path": relpath, "kind": ABSENT})
+        else:
+            record({"path": relpath, "kind": FILE, "blob": blob,
+                    "mode": st.st_mode & 0o7777, "uid": st.st_uid, "gid": st.st_gid,
+                    "times_ns": [st.st_atime_ns, st.st_mtime_ns]})
+        crash_point(f"inject-saved:{relpath}")
+
     written = []
     with SafeRoot(rootfs, label=label) as root:
+        for relpath in _board_made_paths(root):
+            if relpath not in known:
+                try:
+                    save_original(root, relpath)
+                except UnsafePath as err:
+                    log.info("leaving %s in %s as it is: %s", relpath, label, err)
+                    record({"path": relpath, "kind": LEFT})
         for item in items:
             if item.relpath not in known:
-                blob = str(len(manifest["entries"]))
-                st = root.copy_out(item.relpath, os.path.join(saved.blobs, blob))
-                if st is None:
-                    record({"path": item.relpath, "kind": ABSENT})
-                else:
-                    record({"path": item.relpath, "kind": FILE, "blob": blob,
-                            "mode": st.st_mode & 0o7777, "uid": st.st_uid, "gid": st.st_gid,
-                            "times_ns": [st.st_atime_ns, st.st_mtime_ns]})
-                crash_point(f"inject-saved:{item.relpath}")
+                save_original(root, item.relpath)
             root.write_file(item.relpath, item.data, item.mode, create=create_dir,
                             before_rename=lambda p=item.relpath: crash_point(f"inject-write:{p}"))
             crash_point(f"injected:{item.relpath}")
             written.append(item.relpath)
     return written
+
+
+def _board_made_paths(root):
+    """The board-made paths to save: the fixed ones, and what the image has in those folders."""
+    paths = list(BOARD_MADE)
+    for folder, pattern in BOARD_MADE_IN:
+        try:
+            names = root.listdir(folder)
+        except UnsafePath:
+            continue  # nothing of a folder we cannot enter is saved, nor swept at the park
+        paths += [f"{folder}/{name}" for name in sorted(names)
+                  if pattern.match(name) and not name.endswith(TEMP_SUFFIX)]
+    return paths
+
+
+def _sweep(root, entries):
+    """Remove what the board added in the folders of BOARD_MADE_IN (never following a link);
+    ``(removed, not_removed)``."""
+    known = {entry["path"] for entry in entries}
+    removed, not_removed = [], []
+    for folder, pattern in BOARD_MADE_IN:
+        try:
+            names = root.listdir(folder)
+        except UnsafePath as err:
+            not_removed.append(f"{folder}: {err}")
+            continue
+        for name in sorted(names):
+            relpath = f"{folder}/{name}"
+            if pattern.match(name) and relpath not in known and root.unlink(relpath):
+                removed.append(relpath)
+    return removed, not_removed
 
 
 def restore(rootfs, label, saved, image):
@@ -113,7 +160,7 @@ def restore(rootfs, label, saved, image):
                           f"not of {image}: run reconcile, or fix it by hand")
     restored, not_restored = [], []
     entries = manifest["entries"]
-    files = [e for e in entries if e["kind"] != DIR_CREATED]
+    files = [e for e in entries if e["kind"] not in (DIR_CREATED, LEFT)]
     dirs = sorted((e for e in entries if e["kind"] == DIR_CREATED),
                   key=lambda e: e["path"].count("/"), reverse=True)
     with SafeRoot(rootfs, label=label) as root:
@@ -134,6 +181,11 @@ def restore(rootfs, label, saved, image):
             except UnsafePath as err:
                 log.warning("not restoring %s in %s: %s", path, label, err)
                 not_restored.append(f"{path}: {err}")
+        if manifest.get("board_made"):
+            crash_point("restore-sweep")
+            removed, not_removed = _sweep(root, entries)
+            restored += removed
+            not_restored += not_removed
         for entry in dirs:
             crash_point(f"restore-dir:{entry['path']}")
             try:

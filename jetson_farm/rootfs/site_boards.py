@@ -19,7 +19,7 @@ from jetson_farm.inventory import Board
 from jetson_farm.names import check_name
 from jetson_farm.rootfs import fsutil, store
 from jetson_farm.rootfs.site import RootfsSite
-from jetson_farm.runner.identity_store import PRIVATE, ensure_identity
+from jetson_farm.runner.identity_store import PRIVATE, ensure_identity, is_complete
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +86,11 @@ def plan_present(site, backend):
                 plans[board.name] = item
                 continue
             item["record"] = "updated"
-        if not os.path.isfile(os.path.join(site.layout.identity_dir(board.name), PRIVATE)):
+        identity = site.layout.identity_dir(board.name)
+        if not os.path.isfile(os.path.join(identity, PRIVATE)):
             item["identity"] = "made"
+        elif not is_complete(identity):
+            item["identity"] = "SSH host keys made"  # a board enrolled before the farm kept them
         _plan_export(site, backend, board, item)
         plans[board.name] = item
     return plans
@@ -106,8 +109,9 @@ def _plan_export(site, backend, board, item):
 
 
 def is_exported(backend, board):
-    """True when the board's export is both live and in the backend's owned file."""
-    return any(e["active"] and e["configured"] for e in backend.exports([board]))
+    """True when the board's export is live, in the backend's owned file, and to its ip only."""
+    return any(e["board"] == board.name and e["current"] and e["configured"]
+               for e in backend.exports([board]))
 
 
 def apply_present(site, backend, plans):
@@ -127,7 +131,7 @@ def apply_present(site, backend, plans):
                 done["record"] = item["record"]
             if item["identity"]:
                 ensure_identity(site.site.root, name)
-                done["identity"] = "minion key pair made"
+                done["identity"] = "minion key pair made" if item["identity"] == "made" else item["identity"]
             if item["export"]:
                 _export_idle(site, backend, board, done)
         except (JetsonError, OSError) as err:

@@ -79,6 +79,22 @@ def test_present_under_test_changes_nothing_then_applies_once(loaders, site, far
     assert present(loaders, test=True).changes == {}
 
 
+def test_a_board_enrolled_before_host_keys_gets_them_and_keeps_its_minion_key(loaders, site, farm_dir):
+    assert present(loaders).result is True
+    identity = farm_dir / "root" / "boards" / "jtk1" / "identity"
+    minion_key = (identity / "minion.pem").read_bytes()
+    for path in identity.glob("ssh_host_*"):
+        path.unlink()
+    would = present(loaders, test=True)
+    assert would.changes == {"jtk1": {"identity": "SSH host keys made"}}, would
+    assert not list(identity.glob("ssh_host_*"))
+    done = present(loaders)
+    assert done.changes == {"jtk1": {"identity": "SSH host keys made"}}, done
+    assert sorted(p.name for p in identity.glob("ssh_host_*")) == sorted(
+        f"ssh_host_{kind}_key{ext}" for kind in ("ed25519", "ecdsa", "rsa") for ext in ("", ".pub"))
+    assert (identity / "minion.pem").read_bytes() == minion_key
+
+
 def test_a_parked_board_stays_unexported(loaders, site, farm_dir):
     assert present(loaders).result is True
     loaders.modules.jetson_nfs.unexport("jtk2")

@@ -2,6 +2,7 @@
 
 import os
 import stat
+import subprocess
 
 import pytest
 import salt.crypt
@@ -100,3 +101,53 @@ def test_a_root_that_cannot_be_made_is_a_clear_error(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(JetsonError, match=r"cannot make the key pair of board jtk1 in .*/file/root"):
         ensure_identity(str(tmp_path / "file" / "root"), "jtk1")
+
+
+def _host_keys(identity):
+    return {path.name: path.read_bytes() for path in sorted(identity.glob("ssh_host_*"))}
+
+
+def test_the_boards_ssh_host_keys_are_made_as_sshd_reads_them(root):
+    made = ensure_identity(str(root), "jtk1")
+    identity = root / "boards" / "jtk1" / "identity"
+    assert made["host_keys_made"] == ["ed25519", "ecdsa", "rsa"]
+    for kind, bits in (("ed25519", "256"), ("ecdsa", "256"), ("rsa", "3072")):
+        private, public = identity / f"ssh_host_{kind}_key", identity / f"ssh_host_{kind}_key.pub"
+        assert (mode(private), mode(public)) == (0o600, 0o644)
+        # OpenSSH's own tool reads the private key, and derives the very public key kept beside it.
+        derived = subprocess.run(["ssh-keygen", "-y", "-f", str(private)], capture_output=True, text=True,
+                                 timeout=30, check=True).stdout.split()
+        assert public.read_text().split() == [*derived[:2], "root@jtk1"]
+        listed = subprocess.run(["ssh-keygen", "-l", "-f", str(public)], capture_output=True, text=True,
+                                timeout=30, check=True).stdout.split()
+        assert (listed[0], listed[-1]) == (bits, f"({kind.upper()})")
+
+
+def test_a_board_enrolled_before_host_keys_gets_them_and_keeps_its_minion_pair(root):
+    first = ensure_identity(str(root), "jtk1")
+    identity = root / "boards" / "jtk1" / "identity"
+    for path in identity.glob("ssh_host_*"):
+        path.unlink()
+    (identity / "ssh_host_ed25519_key").write_bytes(b"the admin's own key\n")  # kept: it is there
+    (identity / "ssh_host_ed25519_key.pub").write_bytes(b"ssh-ed25519 AAAA admin\n")
+    again = ensure_identity(str(root), "jtk1")
+    assert (again["created"], again["pub"], again["host_keys_made"]) == (False, first["pub"], ["ecdsa", "rsa"])
+    kept = _host_keys(identity)
+    assert kept["ssh_host_ed25519_key"] == b"the admin's own key\n"
+    assert ensure_identity(str(root), "jtk1")["host_keys_made"] == []
+    assert _host_keys(identity) == kept
+    renewed = ensure_identity(str(root), "jtk1", renew=True)
+    assert renewed["host_keys_made"] == ["ed25519", "ecdsa", "rsa"]
+    assert not set(_host_keys(identity).items()) & set(kept.items())
+
+
+def test_a_symlink_at_a_host_key_name_is_never_written_through(root, tmp_path):
+    ensure_identity(str(root), "jtk1")
+    identity = root / "boards" / "jtk1" / "identity"
+    target = tmp_path / "shadow"
+    target.write_text("root:secret\n")
+    (identity / "ssh_host_rsa_key").unlink()
+    (identity / "ssh_host_rsa_key").symlink_to(target)
+    with pytest.raises(UnsafePath, match=r"ssh_host_rsa_key is a symlink"):
+        ensure_identity(str(root), "jtk1", renew=True)
+    assert target.read_text() == "root:secret\n"
