@@ -35,6 +35,7 @@ LEASE_MARGIN = 600  # seconds a lease outlives the longest a healthy switch can 
 POLL = 5.0  # seconds before a board is asked for its marker again when no start event came
 POLL_MAX = 60.0  # the longest interval between two such asks (it doubles from POLL)
 ANSWER_WAIT = 30.0  # seconds an unanswered marker question is left open before another is sent
+PROMPT_GAP = 1.0  # the least seconds between two questions prompted by start events (anyone may fire one)
 POWER_POLL = 10.0  # seconds between two looks at the booting boards' power (off: the boot failed)
 
 
@@ -147,13 +148,15 @@ def wait_up(site, bus, batch, on_up):
     panics and stays off, as the lab's VM boards do): their boot failed, and waiting longer
     would not bring them up.
 
-    A board whose minion's start event (after step 1) carries the marker (``start_event_grains``,
-    in the minion config the swap writes) is up without a question. Else it is asked for its
-    marker when its minion (re)starts after step 1 (a start event), at
-    once for a resumed switch, and else at growing intervals (POLL, doubled up to POLL_MAX) in
-    case an event was missed. A board is never asked again while its last question is open
-    (for up to ANSWER_WAIT): a minion that is still starting on a slow board would otherwise
-    queue a job per poll and answer none of them in time.
+    A board is up only when its own minion answers ``grains.get jetson_marker`` with this
+    switch's id, as the master's job cache holds the answer (rule 6: a start event or a return
+    event is anyone's to fire, and a marker in a start event's grains is never taken). It is
+    asked when its minion (re)starts after step 1 (a start event prompts the question, at most
+    once per PROMPT_GAP), at once for a resumed switch, and else at growing intervals (POLL,
+    doubled up to POLL_MAX) in case an event was missed. A board is never asked again while its
+    last question is open (for up to ANSWER_WAIT) except on a new start event: a minion that is
+    still starting on a slow board would otherwise queue a job per poll and answer none of them
+    in time.
     """
     began = time.monotonic()
     pending = {s.name: s for s in batch}
@@ -168,23 +171,17 @@ def wait_up(site, bus, batch, on_up):
 
     def due(s, now):
         started = bus.started_at(s.board.minion)
-        return now >= next_ask(s.name) or (started is not None and started > asked[s.name])
+        prompted = started is not None and started > asked[s.name] and now >= asked[s.name] + PROMPT_GAP
+        return now >= next_ask(s.name) or prompted
 
     def is_up(name, marker):
         wanted = pending[name].switch_id if name in pending else None
         return isinstance(marker, dict) and wanted is not None and marker.get("switch_id") == wanted
 
-    def up_by_start_event(s):
-        started = bus.started_at(s.board.minion)
-        return (started is not None and started > s.stopped_at
-                and is_up(s.name, bus.start_grain(s.board.minion, "jetson_marker")))
-
     asks = []  # the marker questions still open: a busy minion may answer late
     power_looked = began
     seen_on = set()  # boards whose driver said "on" during this wait
     while pending:
-        for s in [s for s in pending.values() if up_by_start_event(s)]:
-            on_up(pending.pop(s.name), round(time.monotonic() - began, 3))
         now = time.monotonic()
         asking = [s for s in pending.values() if due(s, now)]
         for s in asking:

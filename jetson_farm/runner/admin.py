@@ -62,18 +62,36 @@ def _accept(ops, board, site, identity):
 
 
 def enroll_site(inventory, ops, site_minion, boards):
-    """Enroll the ``boards`` a site server asked for (its reactor event ``jetson/site/enroll``).
+    """Enroll the boards a site server asked for (its reactor event ``jetson/site/enroll``).
 
-    ``site_minion`` is the sender's minion id, as the master authenticated it; each board must be
-    in the inventory and served by that very site, so a board minion (untrusted, rule 6) or
-    another site cannot get a key accepted. A board whose accepted key already is the site's
-    public key is left alone. Returns ``{"enrolled", "unchanged", "refused": {board: why}}``.
+    The event is only a prompt (rule 6): in the ``events`` form of ``event.fire_master`` any
+    minion writes its ``id`` and its boards. So the request is confirmed with the site itself:
+    the site minion that pillar names for ``site_minion`` is asked for its pending-enrolment
+    record (``jetson_switch.take_enrolment``, which consumes it), and only boards that record
+    lists and pillar gives to that site are enrolled, each with the public key fetched from that
+    site. A board the event names that is not the site's is refused. A board whose accepted key
+    already is the site's public key is left alone. Returns ``{"site", "enrolled", "unchanged",
+    "refused": {board: why}}``; Refused when the site has no pending request.
     """
     site = inventory.site_of_minion(site_minion)
     if not isinstance(boards, list) or not all(isinstance(b, str) for b in boards):
         raise Refused(f"boards must be a list of board names, not {boards!r}")
     done = {"site": site.name, "enrolled": [], "unchanged": [], "refused": {}}
     for name in boards:
+        try:
+            board = inventory.board(name)
+            if board.site != site.name:
+                raise Refused(f"board {name} is served by site {board.site}, not by {site.name}")
+        except JetsonError as err:
+            done["refused"][name] = str(err)
+    if done["refused"]:
+        return done
+    asked = ops.call(site.minion, "jetson_switch.take_enrolment", timeout=60)
+    if not asked:
+        raise Refused(f"site {site.name} ({site.minion}) has no pending enrolment request: the event "
+                      "was not sent by its site state (another minion may fire that tag); nothing was "
+                      "enrolled")
+    for name in asked:
         try:
             board = inventory.board(name)
             if board.site != site.name:

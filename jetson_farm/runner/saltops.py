@@ -6,6 +6,7 @@ so they stay plain Python.
 
 import contextlib
 import logging
+import time
 
 import salt.client
 import salt.crypt
@@ -13,47 +14,69 @@ import salt.exceptions
 import salt.key
 import salt.utils.event
 import salt.utils.files
+import salt.utils.jid
 
+from jetson_farm.runner.jobcache import JobCache, answer
 from jetson_farm.runner.site import MinionError
 
 log = logging.getLogger(__name__)
 
 
+CONFIRM_MIN = 2.0  # seconds an answer seen on the bus is at least looked for in the job cache
+
+
 class SaltOps:
-    """Calls through the master ``opts`` of the runner that builds it."""
+    """Calls through the master ``opts`` of the runner that builds it. Every answer is the one
+    the master's job cache holds (:mod:`jetson_farm.runner.jobcache`), not what came on the bus."""
 
     def __init__(self, opts):
         self.opts = opts
+        self._cache = None
+
+    @property
+    def cache(self):
+        if self._cache is None:
+            self._cache = JobCache(self.opts)
+        return self._cache
 
     def _client(self):
         return salt.client.LocalClient(mopts=self.opts)
 
+    def _confirmed(self, minions, fun, args, kwargs, timeout, **options):
+        """Run ``fun`` on ``minions`` and wait as ``LocalClient.cmd`` does: ``{minion: stored
+        return}`` of those whose answer the master stored in its job cache. A minion the bus
+        says answered is looked for there for the rest of ``timeout`` (the master fires the
+        event before it writes the cache; a forged event is never written)."""
+        jid = salt.utils.jid.gen_jid(self.opts)
+        began = time.monotonic()
+        client = self._client()
+        try:
+            seen = client.cmd(sorted(minions), fun, arg=list(args), kwarg=kwargs or None, tgt_type="list",
+                              timeout=timeout, jid=jid, full_return=True, **options)
+        finally:
+            client.destroy()
+        answered = [m for m in minions if isinstance((seen or {}).get(m), dict)]
+        return self.cache.wait(jid, answered, max(CONFIRM_MIN, timeout - (time.monotonic() - began)))
+
     def call(self, minion, fun, *args, timeout=60, **kwargs):
         """The return of ``fun`` on ``minion``; MinionError with the minion's message if it failed."""
         log.debug("calling %s on %s %s %s", fun, minion, args, kwargs)
-        returns = self._client().cmd(minion, fun, arg=list(args), kwarg=kwargs or None,
-                                     timeout=timeout, full_return=True)
-        answer = returns.get(minion)
-        if not isinstance(answer, dict):
+        stored = self._confirmed([minion], fun, args, kwargs, timeout).get(minion)
+        if stored is None:
             raise MinionError(f"{minion}: {fun} got no answer within {timeout}s (is the minion up?)")
-        value = answer.get("ret")
-        if answer.get("retcode", 0) != 0 or (isinstance(value, str) and value.startswith("ERROR")):
-            text = str(value)
-            for prefix in ("ERROR: ",):
-                text = text.removeprefix(prefix)
-            raise MinionError(f"{minion}: {fun} failed: {text}")
+        ok, value = answer(stored)
+        if not ok:
+            raise MinionError(f"{minion}: {fun} failed: {value}")
         return value
 
     def try_call(self, minion, fun, *args, timeout=5, **kwargs):
         """``(answered, value)``: like :meth:`call`, but a silent minion is an answer too."""
         # A minion that is not connected would otherwise cost the master's gather_job_timeout
         # (10 s) on top of ``timeout``: it is asked whether it still runs the job.
-        returns = self._client().cmd(minion, fun, arg=list(args), kwarg=kwargs or None,
-                                     timeout=timeout, full_return=True, gather_job_timeout=1)
-        answer = returns.get(minion)
-        if not isinstance(answer, dict):
+        stored = self._confirmed([minion], fun, args, kwargs, timeout, gather_job_timeout=1).get(minion)
+        if stored is None:
             return False, None
-        return True, answer.get("ret")
+        return True, stored.get("return")
 
     def fire(self, tag, data):
         with salt.utils.event.get_master_event(self.opts, self.opts["sock_dir"], listen=False) as bus:
@@ -104,9 +127,9 @@ class SaltOps:
         board just after its boot)."""
         if not minions:
             return set()
-        returns = self._client().cmd(sorted(minions), "test.ping", tgt_type="list", timeout=timeout,
-                                     gather_job_timeout=gather_job_timeout)
-        return {minion for minion, value in returns.items() if value is True}
+        stored = self._confirmed(minions, "test.ping", (), None, timeout,
+                                 gather_job_timeout=gather_job_timeout)
+        return {minion for minion, ret in stored.items() if ret.get("return") is True}
 
     def jetson_pillar(self, show_pillar, memo):
         """``(jetson pillar, minion id)`` as the master compiles it, or ``({}, None)``.

@@ -1,7 +1,7 @@
 """Execution module ``jetson_switch``: what the switch orchestration needs on a site server.
 
-``ensure_identity`` and ``ensure_identity_many`` (for ``salt-run jetson.enroll``) and ``versions``
-(for ``salt-run jetson.check``).
+``ensure_identity`` and ``ensure_identity_many`` (for ``salt-run jetson.enroll``),
+``take_enrolment`` (for ``jetson.enroll_site``) and ``versions`` (for ``salt-run jetson.check``).
 """
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
@@ -9,7 +9,9 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 from jetson_farm import batch
 from jetson_farm import versions as versions_core
 from jetson_farm.errors import JetsonError
+from jetson_farm.layout import SiteLayout
 from jetson_farm.pillar import site_context
+from jetson_farm.rootfs import enrolment
 from jetson_farm.runner.identity_store import ensure_identity as ensure_identity_core
 
 __virtualname__ = "jetson_switch"
@@ -83,6 +85,25 @@ def _site_root(boards, renew):
     except JetsonError as err:
         raise CommandExecutionError(str(err)) from err
     return site.root
+
+
+def take_enrolment():
+    """
+    The boards this site's state asked the master to enroll (its pending-enrolment record,
+    written by ``state.apply jetson.site`` before it fires ``jetson/site/enroll``), and remove
+    the record: each request is answered once. ``[]`` when the site asked for nothing.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt site01 jetson_switch.take_enrolment
+    """
+    try:
+        _, site = site_context({"jetson": __pillar__.get("jetson", {})}, __opts__["id"])
+        return enrolment.take(SiteLayout(site.root))
+    except JetsonError as err:
+        raise CommandExecutionError(str(err)) from err
 
 
 def versions():

@@ -174,7 +174,10 @@ def run(kind=None, board=None, image=None, user=None, boards=None, stagger=0):
         requests = plan.switch_requests(asked) if kind == "switch" else plan.release_requests(asked)
     except JetsonError as err:
         return _failed(f"bad jetson.{kind} request, nothing was changed: {err}")
-    bus = FarmBus(__opts__)
+    try:
+        bus = FarmBus(__opts__)
+    except JetsonError as err:
+        return _failed(str(err))
     try:
         engine = Engine(_db(), bus, lambda: _raw_pillar()[0], leases.holder_token(),
                         jid=str(globals().get("__jid__", "")), stagger=stagger)
@@ -497,10 +500,13 @@ def enroll_site(site_minion=None, boards=None):
     """
     Enroll the boards a site server asked for: what the master's reactor runs on the site's
     event ``jetson/site/enroll`` (salt/reactor/jetson_site_enroll.sls, fired by
-    ``state.apply jetson.site``). Each board must be in pillar and served by the site whose
-    minion is ``site_minion`` (the event's sender, authenticated by the master); its public key
-    is fetched from that site (``jetson_switch.ensure_identity``) and accepted, unless the master
-    holds that very key already.
+    ``state.apply jetson.site``). The event only prompts: any minion can fire that tag with any
+    ``id``. The site minion that pillar names for ``site_minion`` is asked for its
+    pending-enrolment record (``jetson_switch.take_enrolment``, written by the site state before
+    it fires, consumed here); without one nothing is enrolled and the run fails. Each board the
+    record lists must be in pillar and served by that site; its public key is fetched from that
+    site (``jetson_switch.ensure_identity``) and accepted, unless the master holds that very
+    key already.
 
     CLI Example:
 
@@ -509,9 +515,10 @@ def enroll_site(site_minion=None, boards=None):
         salt-run jetson.enroll_site site_minion=site01 boards='[jtk1, jtk4]'
 
     site_minion
-        The site server's minion id (the reactor passes the event's ``id``).
+        The site server's minion id (the reactor passes the event's ``id``, which the sender
+        may have written: the record on that site is what counts).
     boards
-        The board names to enroll.
+        The board names the event named; each must be served by that site, else nothing is done.
     """
     missing = _missing(site_minion=site_minion)
     if missing:

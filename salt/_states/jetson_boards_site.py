@@ -10,7 +10,7 @@ from salt.exceptions import CommandExecutionError
 from jetson_farm import nfs
 from jetson_farm.errors import JetsonError
 from jetson_farm.pillar import site_context
-from jetson_farm.rootfs import site_boards
+from jetson_farm.rootfs import enrolment, site_boards
 from jetson_farm.rootfs.site import RootfsSite
 
 __virtualname__ = "jetson_boards_site"
@@ -48,7 +48,8 @@ def _finish(ret, changes, refused, would, done_comment):
 
 def present(name):
     """Every board of this site in pillar has its record, its identity and, when idle, its export;
-    then the master is asked to accept the boards' keys (event ``jetson/site/enroll``).
+    then the master is asked to accept the boards' keys: a pending-enrolment record under
+    ``<root>/state/enrol/`` names them, and the event ``jetson/site/enroll`` prompts the master.
 
     CLI Example:
 
@@ -62,7 +63,8 @@ def present(name):
     A board is exported only when no swap or park works on it (its journal has no operation and
     its lock is free) and it is not parked (a release left it unexported on purpose); a new board
     is exported with its empty nfsroot. The event carries board names only: the master's
-    reactor runs ``jetson.enroll_site``, which fetches each public key from this site itself.
+    reactor runs ``jetson.enroll_site``, which takes the pending record and each public key
+    from this site itself.
     """
     ret = {"name": name, "changes": {}, "result": True, "comment": ""}
     try:
@@ -79,7 +81,7 @@ def present(name):
     changes = {}
     if not __opts__["test"]:
         changes, refused = site_boards.apply_present(site, backend, plans)
-        _ask_enrolment(sorted(plans), ret)
+        _ask_enrolment(site, sorted(plans), ret)
     done = f"the {len(plans)} boards of this site are recorded, enrolled and exported where idle"
     _finish(ret, changes, refused, would, done)
     if notes:
@@ -87,13 +89,16 @@ def present(name):
     return ret
 
 
-def _ask_enrolment(boards, ret):
-    """Fire the enrol request for ``boards``; a master that misses it is caught up at the next run."""
+def _ask_enrolment(site, boards, ret):
+    """Record the enrol request for ``boards`` on this site, then fire the event that prompts the
+    master to fetch it (the event alone enrolls nothing: anyone may fire it); a master that
+    misses it is caught up at the next run."""
     if not boards:
         return
     try:
+        enrolment.ask(site.layout, boards)
         sent = __salt__["event.send"](ENROLL_TAG, {"boards": boards})
-    except CommandExecutionError as err:
+    except (CommandExecutionError, JetsonError, OSError) as err:
         sent = False
         ret.setdefault("warnings", []).append(f"the enrol request did not reach the master: {err}")
     if not sent:
