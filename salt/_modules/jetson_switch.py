@@ -25,7 +25,8 @@ def __virtual__():
 def ensure_identity(board, renew=False):
     """
     Make the board's minion key pair in ``<root>/boards/<board>/identity/`` if it has none, and
-    return its public key. The private key (minion.pem, 0600) never leaves this server.
+    the SSH host keys (ed25519, ecdsa, rsa) it lacks; return the minion's public key. The
+    private keys (0600) never leave this server.
 
     CLI Example:
 
@@ -37,7 +38,7 @@ def ensure_identity(board, renew=False):
     board
         The board, as in pillar ``jetson:boards``; it must be served by this site.
     renew
-        Replace an existing pair with a new one (default: keep it).
+        Replace an existing pair and the host keys with new ones (default: keep them).
     """
     if not board or not isinstance(board, str):
         raise SaltInvocationError("board is required")
