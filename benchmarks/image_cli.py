@@ -28,7 +28,7 @@ COMMAND = os.path.join(os.path.dirname(sys.executable), "jetson-image")
 
 
 def pillar(root):
-    return {"sites": {"site01": {"minion": "site01", "root": root, "nfs": {"clients": "127.0.0.0/8"}}},
+    return {"sites": {"site01": {"minion": "site01", "root": root, "nfs": {"network": "127.0.0.0/8"}}},
             "users": {"alice": {"quota_gb": 50}}}
 
 

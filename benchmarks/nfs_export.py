@@ -23,7 +23,7 @@ SCRATCH = pathlib.Path("/var/tmp/jetson-farm-bench") / uuid.uuid4().hex[:8]
 
 def pillar(backend, **nfs):
     return {"sites": {"site01": {"minion": "site01", "root": str(SCRATCH / "root"),
-                                 "nfs": {"backend": backend, "clients": "127.0.0.0/8", **nfs}}},
+                                 "nfs": {"backend": backend, "network": "127.0.0.0/8", **nfs}}},
             "boards": {"jtk1": {"site": "site01", "ip": "127.0.11.1", "nfsroot": str(SCRATCH / "NFSRoot1")}}}
 
 

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from jetson_farm import nfsroots
 from jetson_farm.errors import InventoryError, NotAllowed, NotFound
 from jetson_farm.inventory_schema import DEFAULT_NFS_OPTIONS, InventorySchema, JumpHostConfig, NfsConfig
+from jetson_farm.layout import SiteLayout
 from jetson_farm.names import NAME_RE, check_name, parse_image
 from jetson_farm.power.registry import DRIVER_NAMES, POWER_KEYS, check_settings, keys_of
 from jetson_farm.schema import MAC_RE, problem_items, unknown_key
@@ -226,7 +228,7 @@ class Inventory:
         for name in _names(boards):
             spec = boards[name] if isinstance(boards[name], dict) else {}
             known = {"minion": name, "image": default_image}
-            known.update((key, spec[key]) for key in ("site", "nfsroot", "mac", "minion", "image")
+            known.update((key, spec[key]) for key in ("site", "ip", "nfsroot", "mac", "minion", "image")
                          if key in spec and f"boards.{name}.{key}" not in wrong)
             known["mac"] = str(known.get("mac", "")).lower()
             facts[name] = known
@@ -234,9 +236,9 @@ class Inventory:
 
     def _check_across(self, wrong):
         sites, users = set(_names(self.raw.get("sites"))), set(_names(self.raw.get("users")))
-        # Not the ip: several boards may answer at one address (the tests put them in one namespace).
-        seen = {"nfsroot": {}, "mac": {}, "minion": {}}
+        seen = {"mac": {}, "minion": {}}
         boards = self._facts(wrong)
+        self._check_sites_boards(boards)
         for name, facts in boards.items():
             where = f"boards.{name}"
             if "site" in facts and facts["site"] not in sites:
@@ -264,6 +266,18 @@ class Inventory:
                 if user not in users:
                     self._problems.append(f"images.{ref}.shared[{i}]: {user!r} is not a user of this "
                                           "inventory")
+
+    def _check_sites_boards(self, boards):
+        """Per site (rule 7): one board per address, inside the site's network; nfsroots apart
+        from each other, from the site's root and store, and from the server's system folders."""
+        for site in self.sites.values():
+            mine = {name: facts for name, facts in boards.items() if facts.get("site") == site.name}
+            ips = {name: facts["ip"] for name, facts in mine.items() if "ip" in facts}
+            roots = {name: facts["nfsroot"] for name, facts in mine.items() if "nfsroot" in facts}
+            store = SiteLayout(site.root).images_dir
+            for key, found in (("ip", nfsroots.address_problems(ips, site.name, site.nfs.network)),
+                               ("nfsroot", nfsroots.path_problems(roots, site.name, site.root, store))):
+                self._problems.extend(f"boards.{board}.{key}: {message}" for board, message in found)
 
     def _check_owner(self, where, image, users):
         owner, _ = parse_image(image)

@@ -6,7 +6,9 @@ compares the key table of docs/inventory.md with ``key_paths(InventorySchema)``.
 settings of each driver are declared next to the driver (``jetson_farm/power/drivers/``).
 """
 
+import ipaddress
 import re
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -37,7 +39,6 @@ from jetson_farm.schema import (
 
 DEFAULT_NFS_OPTIONS = ("rw", "nohide", "insecure", "no_subtree_check", "async", "no_root_squash")
 NFS_OPTION_RE = re.compile(r"[a-z_]+(=[A-Za-z0-9_.:/-]+)?")
-NFS_CLIENTS_RE = re.compile(r"[A-Za-z0-9.*:/_-]+")
 GANESHA_DBUS_RE = re.compile(r"(unix:(path|abstract)=[A-Za-z0-9_./-]+)?")
 
 
@@ -48,10 +49,12 @@ def _nfs_options(value):
     return tuple(value)
 
 
-def _nfs_clients(value):
-    if not NFS_CLIENTS_RE.fullmatch(expect_string(value, "a host, network or '*'", 255)):
-        raise refuse(f"{shown(value)} is not a host, network or '*'")
-    return value
+def _ipv4_network(value):
+    expect_string(value, "an IPv4 network like '192.168.137.0/24'", 64)
+    try:
+        return str(ipaddress.IPv4Network(value))
+    except ValueError as err:
+        raise refuse(f"{shown(value)} is not an IPv4 network like '192.168.137.0/24' ({err})") from None
 
 
 def _dbus(value):
@@ -100,9 +103,15 @@ PowerMapping = field(mapping, "mapping")
 
 
 class NfsConfig(StrictModel):
+    unknown_key_hints: ClassVar[dict] = {
+        "clients": "renamed to `network`: each nfsroot is exported to its own board's ip only, and "
+                   "`network` is the range every board's ip of the site must fall inside"}
+
     backend: choice("kernel", "ganesha") = Field("kernel",
                                                  description="which NFS server exports the nfsroots")
-    clients: field(_nfs_clients, "host, network or `*`") = Field("*", description="who may mount")
+    network: field(_ipv4_network, "IPv4 network") = Field(
+        "0.0.0.0/0", description="the range every board's `ip` of the site must fall inside (each "
+                                 "nfsroot is exported to its own board's `ip` only)")
     options: field(_nfs_options, "list of NFS options") = Field(DEFAULT_NFS_OPTIONS,
                                                                 description="export options")
     exports_file: AbsPath = Field("/etc/exports.d/jetson.exports",

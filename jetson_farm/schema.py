@@ -143,7 +143,9 @@ def abs_path(value):
     expect_string(value, "an absolute path", 4096)
     if not value.startswith("/"):
         raise refuse(f"{shown(value)} must be an absolute path")
-    if ".." in value.split("/") or posixpath.normpath(value) != value or value == "/":
+    # normpath keeps a leading "//" (POSIX leaves its meaning to the system): refused too.
+    if ".." in value.split("/") or posixpath.normpath(value) != value or value == "/" \
+            or value.startswith("//"):
         raise refuse(f"{shown(value)} must be a normalised path without '..'")
     return value
 

@@ -48,7 +48,7 @@ def lab_pillar(config, ganesha_dbus=None):
     for site in config.site_names:
         nfs = {
             "backend": "ganesha",
-            "clients": str(net.network),
+            "network": str(net.network),
             "options": ["rw", "insecure", "no_subtree_check", "async", "no_root_squash"],
             "ganesha_conf": str(config.ganesha_dir_of(site) / "jetson.conf"),
         }

@@ -247,7 +247,7 @@ class OwnedFileBackend:
     owned_file = None
 
     def export(self, board, test=False):
-        """Export ``board.nfsroot`` to the site's clients, live and in the owned file.
+        """Export ``board.nfsroot`` to ``board.ip`` only, live and in the owned file.
 
         With ``test``, change nothing and report what would change.
         """

@@ -25,18 +25,22 @@ SQUASH = {"no_root_squash": "No_Root_Squash", "all_squash": "All_Squash", "root_
 
 
 def render_block(nfs, board):
-    """The EXPORT block of ``board``: access and squash from the site's options, its clients."""
+    """The EXPORT block of ``board``: readable and writable by the board's own ip only.
+
+    Access and squash come from the site's options and hold in the board's CLIENT block; every
+    other client gets the export-level ``Access_Type = None`` (rule 7).
+    """
     options = set(nfs.options)
     access = "RO" if "ro" in options else "RW"
     squash = next((SQUASH[o] for o in ("all_squash", "no_root_squash", "root_squash") if o in options),
                   "Root_Squash")
-    extra = []
+    client = [f"Clients = {board.ip};", f"Access_Type = {access};", f"Squash = {squash};"]
     if "secure" in options:
-        extra.append("    PrivilegedPort = true;\n")
+        client.append("PrivilegedPort = true;")
     for option in nfs.options:
         key, _, value = option.partition("=")
         if key in ("anonuid", "anongid") and value.isdigit():
-            extra.append(f"    Anonymous_{'Uid' if key == 'anonuid' else 'Gid'} = {value};\n")
+            client.append(f"Anonymous_{'Uid' if key == 'anonuid' else 'Gid'} = {value};")
     return (f"{MARKER}{board.name}\n"
             "EXPORT {\n"
             f"    Export_Id = {board.export_id};\n"
@@ -44,15 +48,23 @@ def render_block(nfs, board):
             f'    Pseudo = "{board.nfsroot}";\n'
             # Export-level access is what every client *not* in a CLIENT block gets: none.
             "    Access_Type = None;\n"
-            f"    Squash = {squash};\n"
+            "    Squash = All_Squash;\n"
             "    SecType = sys;\n"
             # A swap writes into the exported tree behind the client's back; with the default
             # 60 s attribute cache a booting board would not see the injected files.
             "    Attr_Expiration_Time = 0;\n"
-            + "".join(extra)
-            + "    FSAL { Name = VFS; }\n"
-            f"    CLIENT {{ Clients = {nfs.clients}; Access_Type = {access}; }}\n"
+            "    FSAL { Name = VFS; }\n"
+            f"    CLIENT {{ {' '.join(client)} }}\n"
             "}\n")
+
+
+CLIENTS_RE = re.compile(r"CLIENT \{ Clients = ([^;]+);")
+EXPORT_RE = re.compile(r"Export_Id = (\d+);.*?Path = \"([^\"]*)\";", re.DOTALL)
+
+
+def block_clients(block):
+    """The clients a block of the farm's file names (``[]`` if none)."""
+    return [c.strip() for match in CLIENTS_RE.finditer(block) for c in match.group(1).split(",")]
 
 
 def parse_conf(text):
@@ -90,16 +102,35 @@ class GaneshaBackend(common.OwnedFileBackend):
         return sorted(i for i, p in live.items() if p == path)
 
     def exports(self, boards):
+        """Every export of this Ganesha (live, or a block of the farm's file), each marked
+        ``known`` when it is the nfsroot of one of ``boards`` and ``current`` when it is exactly
+        what :meth:`export` makes of it; Ganesha's own pseudo root (id 0) is left out."""
         live, configured = self.bus.show_exports(), self.configured()
-        found = []
-        for board in boards:
-            ids = self._live_ids_of(board.nfsroot, live)
-            if not ids and board.name not in configured:
+        live.pop(0, None)
+        by_path = {board.nfsroot: board for board in boards}
+        found, listed = [], set()
+        for marker, block in sorted(configured.items()):
+            match = EXPORT_RE.search(block)
+            if not match:
                 continue
-            found.append({"board": board.name, "path": board.nfsroot, "clients": [self.nfs.clients],
-                          "options": list(self.nfs.options), "export_id": board.export_id,
-                          "active": bool(ids), "configured": board.name in configured})
+            export_id, path = int(match.group(1)), match.group(2)
+            listed.add(export_id)
+            board = by_path.get(path)
+            active = live.get(export_id) == path
+            found.append(self._entry(path, export_id, block_clients(block), board, marker, active, True,
+                                     current=board is not None and active
+                                     and block == render_block(self.nfs, board)))
+        for export_id, path in sorted(live.items()):
+            if export_id not in listed:
+                found.append(self._entry(path, export_id, [], by_path.get(path), None, True, False,
+                                         current=False))
         return found
+
+    def _entry(self, path, export_id, clients, board, marker, active, configured, current):
+        return {"board": board.name if board else marker, "path": path, "clients": clients,
+                "options": list(self.nfs.options) if board else [], "export_id": export_id,
+                "active": active, "configured": configured, "known": board is not None,
+                "current": current}
 
     def is_exported(self, board):
         """True while Ganesha serves the board's nfsroot under any export id."""

@@ -97,18 +97,24 @@ class KernelBackend(common.OwnedFileBackend):
         return parse_exports_file(common.read_text(self.nfs.exports_file))
 
     def exports(self, boards):
-        """Every board of ``boards`` that is exported live or configured in the file."""
+        """Every export of this server (live in etab, or a line of the farm's file), each marked
+        ``known`` when it is the nfsroot of one of ``boards`` and ``current`` when it is exactly
+        what :meth:`export` makes of it."""
         live, configured = self.live(), self.configured()
+        by_path = {board.nfsroot: board for board in boards}
+        in_file = {entry[0]: (marker, entry) for marker, entry in sorted(configured.items())}
         found = []
-        for board in boards:
-            clients = live.get(board.nfsroot, {})
-            in_file = board.name in configured and configured[board.name][0] == board.nfsroot
-            if not clients and not in_file:
-                continue
-            options = next(iter(clients.values()), None) or (configured[board.name][2] if in_file else [])
-            found.append({"board": board.name, "path": board.nfsroot,
-                          "clients": sorted(clients) or [configured[board.name][1]],
-                          "options": options, "active": bool(clients), "configured": in_file})
+        for path in sorted(set(live) | set(in_file)):
+            clients = live.get(path, {})
+            marker, entry = in_file.get(path, (None, None))
+            board = by_path.get(path)
+            options = next(iter(clients.values()), None) or (entry[2] if entry else [])
+            found.append({"board": board.name if board else marker, "path": path,
+                          "clients": sorted(clients) or ([entry[1]] if entry else []),
+                          "options": options, "active": bool(clients), "configured": entry is not None,
+                          "known": board is not None,
+                          "current": board is not None and self._is_current(board, clients,
+                                                                            board_options(self.nfs, board))})
         return found
 
     def is_exported(self, board):
@@ -133,11 +139,11 @@ class KernelBackend(common.OwnedFileBackend):
         return len(clients) == 1 and set(wanted) <= set(next(iter(clients.values())))
 
     def _is_current(self, board, clients, wanted):
-        # exportfs shows a single-host client by its name (127.0.0.1 -> localhost), so a live
-        # client under another name is ours when the file says we exported to our clients.
+        # exportfs may show a single-host client by its name (127.0.0.1 -> localhost), so a live
+        # client under another name is ours when the file says we exported to the board's ip.
         entry = self.configured().get(board.name)
-        ours = entry is not None and entry[:2] == (board.nfsroot, self.nfs.clients)
-        return self._serves(clients, wanted) and (self.nfs.clients in clients or ours)
+        ours = entry is not None and entry[:2] == (board.nfsroot, board.ip)
+        return self._serves(clients, wanted) and (board.ip in clients or ours)
 
     def _export(self, board, test):
         result = common.Result(board=board.name, path=board.nfsroot)
@@ -151,26 +157,28 @@ class KernelBackend(common.OwnedFileBackend):
             if not test:
                 self._apply_export(board, clients, wanted, result)
             result.changes["live"] = "re-exported" if clients else "exported"
-        self._write_entry(board, (board.nfsroot, self.nfs.clients, wanted), result, test)
+        self._write_entry(board, (board.nfsroot, board.ip, wanted), result, test)
         return result
 
     def _apply_export(self, board, clients, wanted, result):
-        for stale in sorted(set(clients) - {self.nfs.clients}):
+        # Whoever else the path is exported to (the old site-wide network, a hand-made export)
+        # loses it: the nfsroot is the board's alone (rule 7).
+        for stale in sorted(set(clients) - {board.ip}):
             result.warnings += self._exportfs(["-u", f"{stale}:{board.nfsroot}"],
                                               f"unexport {board.nfsroot} from {stale}")
-        target = f"{self.nfs.clients}:{board.nfsroot}"
+        target = f"{board.ip}:{board.nfsroot}"
         try:
             result.warnings += self._exportfs(["-o", ",".join(wanted), target], f"export {target}")
         except NfsError:
-            self._undo_failed_export(target, board.nfsroot)
+            self._undo_failed_export(board)
             raise
         if not self._serves(self.live().get(board.nfsroot, {}), wanted):
             raise NfsError(f"exportfs reported success but {target} is not in {self.etab}")
 
-    def _undo_failed_export(self, target, path):
+    def _undo_failed_export(self, board):
         # A failed 'exportfs -o' can still leave its entry in etab (e.g. a path it cannot stat).
-        if self.nfs.clients in self.live().get(path, {}):
-            common.run(["exportfs", "-u", target])
+        if board.ip in self.live().get(board.nfsroot, {}):
+            common.run(["exportfs", "-u", f"{board.ip}:{board.nfsroot}"])
 
     def _unexport(self, board, test):
         result = common.Result(board=board.name, path=board.nfsroot)

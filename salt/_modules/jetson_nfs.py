@@ -58,7 +58,7 @@ def _call(method, *args):
 
 
 def exports():
-    """List the exports of this site's boards, live or configured.
+    """List every export this site's NFS server has, and whether the pillar knows it.
 
     CLI Example:
 
@@ -66,16 +66,22 @@ def exports():
 
         salt site01 jetson_nfs.exports
 
-    Returns a list of ``{"board", "path", "clients", "options", "active", "configured"}``:
-    ``active`` when the NFS server serves it now, ``configured`` when the farm's exports file
-    (kernel) or Ganesha file holds it.
+    Returns a list of ``{"board", "path", "clients", "options", "active", "configured", "known",
+    "current"}`` (ganesha: also ``export_id``), one per exported path: ``active`` when the NFS
+    server serves it now, ``configured`` when the farm's exports file (kernel) or Ganesha file
+    holds it, ``known`` when it is the nfsroot of a board of this site in the pillar, ``current``
+    when it is exported exactly as ``export`` makes it (to that board's ip only). An export the
+    pillar does not know names, as ``board``, the board of its line in the farm's file (a retired
+    board, a moved nfsroot), or None when the farm did not make it.
     """
     inventory, site = _site()
     return _call(_backend(site).exports, inventory.boards_of_site(site.name))
 
 
 def export(board, test=False):
-    """Export a board's nfsroot to the site's clients, live and in the farm's file.
+    """Export a board's nfsroot to the board's own ip only, live and in the farm's file.
+
+    Whatever else the path is exported to (another client, a stale export id) is withdrawn.
 
     CLI Example:
 

@@ -47,7 +47,7 @@ def _apply(name, want_exported):
 
 
 def present(name):
-    """Ensure the board ``name``'s nfsroot is exported to its site's clients.
+    """Ensure the board ``name``'s nfsroot is exported to the board's own ip, and to nobody else.
 
     CLI Example:
 

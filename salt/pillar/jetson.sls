@@ -11,7 +11,7 @@ jetson:
       address: 192.168.137.130      # the site server's address on the boards' segment
       nfs:
         backend: kernel             # or ganesha
-        clients: 192.168.137.0/24
+        network: 192.168.137.0/24    # each nfsroot is exported to its own board's ip, inside it
         options: [rw, nohide, insecure, no_subtree_check, async, no_root_squash]
       jump_host:
         enabled: true               # accounts per user, sshd keys only, ssh -J to the boards

@@ -1,9 +1,11 @@
 """jetson_nfs with the ganesha backend, through Salt's loader, against a real ganesha.nfsd.
 
 A real NFS client (libnfs nfs-cat) proves each change: it reads a board's file after
-``export`` and fails after ``unexport``.
+``export`` and fails after ``unexport``. The client connects from 127.0.0.1, so jtk1 is given
+that address: the client is jtk1, and jtk2 (127.0.12.1) is a board whose root it must not reach.
 """
 
+import dataclasses
 import json
 import pathlib
 
@@ -19,6 +21,7 @@ from tests.ganesha_server import ganesha, ganesha_pillar, nfs_cat  # noqa: F401 
 @pytest.fixture
 def pillar(farm_dir, ganesha):  # noqa: F811
     pillar = ganesha_pillar(farm_dir, ganesha)
+    pillar["boards"]["jtk1"]["ip"] = "127.0.0.1"
     for name, board in pillar["boards"].items():
         root = pathlib.Path(board["nfsroot"])
         (root / "etc").mkdir(parents=True)
@@ -27,12 +30,11 @@ def pillar(farm_dir, ganesha):  # noqa: F811
 
 
 @pytest.fixture(autouse=True)
-def _withdraw_our_exports(ganesha, pillar):  # noqa: F811
+def _withdraw_our_exports(ganesha, farm_dir):  # noqa: F811
     yield
     bus = GaneshaDbus(ganesha.dbus_address)
-    roots = {b["nfsroot"] for b in pillar["boards"].values()}
     for export_id, path in bus.show_exports().items():
-        if path in roots:
+        if path.startswith(f"{farm_dir}/"):
             bus.remove_export(export_id)
     ganesha.exports_conf.write_text("# no exports yet\n")
 
@@ -54,26 +56,27 @@ def test_export_makes_the_board_readable_by_a_real_nfs_client(modules, ganesha, 
     assert GaneshaDbus(ganesha.dbus_address).show_exports()[jtk1.export_id] == jtk1.nfsroot
 
 
-def test_the_export_block_carries_the_stable_id_path_pseudo_vfs_access_and_clients(modules, ganesha,  # noqa: F811
-                                                                                    pillar):
-    jtk1 = board(pillar)
-    modules.jetson_nfs.export("jtk1")
+def test_the_export_block_carries_the_stable_id_path_pseudo_vfs_and_the_boards_own_client(
+        modules, ganesha, pillar):  # noqa: F811
+    jtk2 = board(pillar, "jtk2")
+    modules.jetson_nfs.export("jtk2")
     text = ganesha.exports_conf.read_text()
-    block = text[text.index("# jetson-board: jtk1"):]
-    for line in (f"Export_Id = {jtk1.export_id};", f'Path = "{jtk1.nfsroot}";',
-                 f'Pseudo = "{jtk1.nfsroot}";', "\n    Access_Type = None;\n", "Squash = No_Root_Squash;",
-                 "FSAL { Name = VFS; }", "CLIENT { Clients = 127.0.0.0/8; Access_Type = RW; }"):
+    block = text[text.index("# jetson-board: jtk2"):]
+    for line in (f"Export_Id = {jtk2.export_id};", f'Path = "{jtk2.nfsroot}";',
+                 f'Pseudo = "{jtk2.nfsroot}";', "\n    Access_Type = None;\n    Squash = All_Squash;\n",
+                 "FSAL { Name = VFS; }",
+                 "CLIENT { Clients = 127.0.12.1; Access_Type = RW; Squash = No_Root_Squash; }"):
         assert line in block
+    assert block.count("Clients =") == 1, "one client: the board itself"
 
 
-def test_a_client_outside_the_sites_clients_cannot_read_an_export(loaders, farm_dir, ganesha,  # noqa: F811
-                                                                 pillar):
-    pillar["sites"]["site01"]["nfs"]["clients"] = "10.213.0.0/16"
-    (farm_dir / "pillar" / "jetson.sls").write_text(json.dumps({"jetson": pillar}))
-    loaders.reload_all()
-    loaders.modules.jetson_nfs.export("jtk1")
-    assert loaders.modules.jetson_nfs.is_exported("jtk1") is True
-    read = nfs_cat(ganesha, board(pillar).nfsroot, "etc/hostname")
+def test_an_export_is_readable_from_its_own_boards_ip_only(modules, ganesha, pillar):  # noqa: F811
+    jtk1, jtk2 = board(pillar), board(pillar, "jtk2")
+    modules.jetson_nfs.export("jtk1")
+    modules.jetson_nfs.export("jtk2")
+    assert modules.jetson_nfs.is_exported("jtk2") is True
+    assert nfs_cat(ganesha, jtk1.nfsroot, "etc/hostname").stdout == "jtk1\n"
+    read = nfs_cat(ganesha, jtk2.nfsroot, "etc/hostname")  # from jtk1's address
     assert read.returncode != 0
     assert read.stdout == ""
 
@@ -82,13 +85,13 @@ def test_export_twice_changes_nothing_and_two_boards_coexist(modules, ganesha, p
     modules.jetson_nfs.export("jtk1")
     assert modules.jetson_nfs.export("jtk1")["changed"] is False
     modules.jetson_nfs.export("jtk2")
-    for name in ("jtk1", "jtk2"):
-        read = nfs_cat(ganesha, board(pillar, name).nfsroot, "etc/hostname")
-        assert read.stdout == f"{name}\n", read.stderr
+    read = nfs_cat(ganesha, board(pillar).nfsroot, "etc/hostname")
+    assert read.stdout == "jtk1\n", read.stderr
     listed = {e["board"]: e for e in modules.jetson_nfs.exports()}
     assert set(listed) == {"jtk1", "jtk2"}
     assert listed["jtk2"]["export_id"] == board(pillar, "jtk2").export_id
-    assert listed["jtk2"]["active"] and listed["jtk2"]["configured"]
+    assert listed["jtk2"]["active"] and listed["jtk2"]["configured"] and listed["jtk2"]["known"]
+    assert listed["jtk2"]["clients"] == ["127.0.12.1"] and listed["jtk2"]["current"]
 
 
 def test_unexport_makes_a_real_nfs_client_fail(modules, ganesha, pillar):  # noqa: F811
@@ -101,7 +104,7 @@ def test_unexport_makes_a_real_nfs_client_fail(modules, ganesha, pillar):  # noq
     read = nfs_cat(ganesha, jtk1.nfsroot, "etc/hostname")
     assert read.returncode != 0
     assert "NFS4ERR_NOENT" in read.stderr
-    assert nfs_cat(ganesha, board(pillar, "jtk2").nfsroot, "etc/hostname").stdout == "jtk2\n"
+    assert modules.jetson_nfs.is_exported("jtk2") is True
     assert "# jetson-board: jtk1" not in ganesha.exports_conf.read_text()
     assert modules.jetson_nfs.is_exported("jtk1") is False
     assert modules.jetson_nfs.unexport("jtk1")["changed"] is False
@@ -116,7 +119,7 @@ def test_changed_options_update_the_live_export(loaders, farm_dir, ganesha, pill
     ret = loaders.modules.jetson_nfs.export("jtk1")
     assert ret["changes"] == {"file": f"updated in {ganesha.exports_conf}",
                               "live": f"updated export id {jtk1.export_id}"}
-    assert "Access_Type = RO; }" in ganesha.exports_conf.read_text()
+    assert "Access_Type = RO; Squash = Root_Squash; }" in ganesha.exports_conf.read_text()
     assert nfs_cat(ganesha, jtk1.nfsroot, "etc/hostname").stdout == "jtk1\n"
 
 
@@ -209,3 +212,29 @@ def test_an_export_id_serving_another_path_is_replaced(modules, ganesha, pillar)
     assert bus.show_exports()[jtk1.export_id] == jtk1.nfsroot
     assert nfs_cat(ganesha, jtk1.nfsroot, "etc/hostname").stdout == "jtk1\n"
     assert nfs_cat(ganesha, jtk2.nfsroot, "etc/hostname").returncode != 0
+
+
+def test_exports_the_pillar_does_not_know_are_listed_and_marked(modules, farm_dir, ganesha, pillar):  # noqa: F811
+    modules.jetson_nfs.export("jtk1")
+    bus = GaneshaDbus(ganesha.dbus_address)
+    inventory = Inventory.load(pillar)
+    # A retired board's block left in the farm's file and live, and an export the farm never made.
+    retired = dataclasses.replace(inventory.board("jtk2"), name="jtk9", nfsroot=str(farm_dir / "NFSRoot9"))
+    by_hand = dataclasses.replace(retired, name="other", nfsroot=str(farm_dir / "elsewhere"))
+    for leftover in (retired, by_hand):
+        pathlib.Path(leftover.nfsroot).mkdir()
+    site = inventory.site("site01").nfs
+    blocks = {"jtk1": render_block(site, inventory.board("jtk1")), "jtk9": render_block(site, retired)}
+    ganesha.exports_conf.write_text(render_conf(blocks))
+    bus.add_export(str(ganesha.exports_conf), retired.export_id)
+    elsewhere = farm_dir / "elsewhere.conf"
+    elsewhere.write_text(render_conf({"other": render_block(site, by_hand)}))
+    bus.add_export(str(elsewhere), by_hand.export_id)
+    listed = {e["path"]: e for e in modules.jetson_nfs.exports()}
+    assert listed[retired.nfsroot] == {
+        "board": "jtk9", "path": retired.nfsroot, "clients": ["127.0.12.1"], "options": [],
+        "export_id": retired.export_id, "active": True, "configured": True, "known": False, "current": False}
+    assert listed[by_hand.nfsroot] | {"export_id": None} == {
+        "board": None, "path": by_hand.nfsroot, "clients": [], "options": [], "export_id": None,
+        "active": True, "configured": False, "known": False, "current": False}
+    assert listed[inventory.board("jtk1").nfsroot]["known"] is True

@@ -75,11 +75,11 @@ def test_export_applies_the_board_live_with_its_stable_fsid_and_writes_one_line(
     assert ret["changes"]["live"] == "exported"
     assert ret["changes"]["file"] == f"added in {exports_file}"
     live = exportfs_v()[jtk1.nfsroot]
-    assert list(live) == ["127.0.0.0/8"]
-    assert f"fsid={jtk1.fsid}" in live["127.0.0.0/8"]
-    assert {"rw", "no_root_squash", "async", "no_subtree_check"} <= set(live["127.0.0.0/8"])
+    assert list(live) == [jtk1.ip]
+    assert f"fsid={jtk1.fsid}" in live[jtk1.ip]
+    assert {"rw", "no_root_squash", "async", "no_subtree_check"} <= set(live[jtk1.ip])
     assert exports_file.read_text().splitlines()[2:] == [
-        f"{jtk1.nfsroot} 127.0.0.0/8(rw,insecure,no_subtree_check,async,no_root_squash,"
+        f"{jtk1.nfsroot} {jtk1.ip}(rw,insecure,no_subtree_check,async,no_root_squash,"
         f"fsid={jtk1.fsid})  # board jtk1"]
     assert modules.jetson_nfs.is_exported("jtk1") is True
     assert modules.jetson_nfs.is_exported("jtk2") is False
@@ -100,12 +100,14 @@ def test_two_boards_keep_distinct_fsids_and_one_line_each(modules, pillar, expor
     fsids = {name: f"fsid={board(pillar, name).fsid}" for name in ("jtk1", "jtk2")}
     assert fsids["jtk1"] != fsids["jtk2"]
     for name in ("jtk1", "jtk2"):
-        assert fsids[name] in live[board(pillar, name).nfsroot]["127.0.0.0/8"]
+        each = board(pillar, name)
+        assert list(live[each.nfsroot]) == [each.ip], "exported to its own board's ip, nobody else"
+        assert fsids[name] in live[each.nfsroot][each.ip]
     assert [line.rsplit(" ", 1)[-1] for line in exports_file.read_text().splitlines()[2:]] == ["jtk1", "jtk2"]
-    listed = {e["board"]: e for e in modules.jetson_nfs.exports()}
+    listed = {e["board"]: e for e in modules.jetson_nfs.exports() if e["known"]}
     assert set(listed) == {"jtk1", "jtk2"}
-    assert listed["jtk1"]["active"] and listed["jtk1"]["configured"]
-    assert listed["jtk1"]["clients"] == ["127.0.0.0/8"]
+    assert listed["jtk1"]["active"] and listed["jtk1"]["configured"] and listed["jtk1"]["current"]
+    assert listed["jtk1"]["clients"] == ["127.0.11.1"]
 
 
 def test_unexport_withdraws_live_and_from_the_file_then_changes_nothing(modules, pillar, exports_file):
@@ -113,7 +115,7 @@ def test_unexport_withdraws_live_and_from_the_file_then_changes_nothing(modules,
     modules.jetson_nfs.export("jtk1")
     modules.jetson_nfs.export("jtk2")
     ret = modules.jetson_nfs.unexport("jtk1")
-    assert ret["changes"] == {"live": "unexported from 127.0.0.0/8", "file": f"removed from {exports_file}"}
+    assert ret["changes"] == {"live": "unexported from 127.0.11.1", "file": f"removed from {exports_file}"}
     assert jtk1.nfsroot not in exportfs_v()
     assert board(pillar, "jtk2").nfsroot in exportfs_v()
     assert "# board jtk1" not in exports_file.read_text()
@@ -138,18 +140,18 @@ def test_export_replaces_a_stale_client_and_changed_options(modules, loaders, fa
     subprocess.run(["exportfs", "-o", "ro,fsid=4242", f"127.0.0.7/32:{jtk1.nfsroot}"], timeout=30, check=True)
     ret = modules.jetson_nfs.export("jtk1")
     assert ret["changes"]["live"] == "re-exported"
-    assert list(exportfs_v()[jtk1.nfsroot]) == ["127.0.0.0/8"]
+    assert list(exportfs_v()[jtk1.nfsroot]) == [jtk1.ip]
     changed = copy.deepcopy(pillar)
     changed["sites"]["site01"]["nfs"]["options"] = ["ro", "no_subtree_check", "sync"]
     set_pillar(loaders, farm_dir, changed)
     ret = loaders.modules.jetson_nfs.export("jtk1")
     assert ret["changes"] == {"live": "re-exported", "file": f"updated in {exports_file}"}
-    assert "ro" in exportfs_v()[jtk1.nfsroot]["127.0.0.0/8"]
+    assert "ro" in exportfs_v()[jtk1.nfsroot][jtk1.ip]
     assert "(ro,no_subtree_check,sync," in exports_file.read_text()
 
 
-def test_a_single_host_client_that_exportfs_shows_by_name_stays_idempotent(loaders, farm_dir, pillar):
-    pillar["sites"]["site01"]["nfs"]["clients"] = "127.0.0.1"
+def test_a_board_ip_that_exportfs_shows_by_name_stays_idempotent(loaders, farm_dir, pillar):
+    pillar["boards"]["jtk1"]["ip"] = "127.0.0.1"
     set_pillar(loaders, farm_dir, pillar)
     jtk1 = board(pillar)
     assert loaders.modules.jetson_nfs.export("jtk1")["changes"]["live"] == "exported"
@@ -168,10 +170,10 @@ def test_a_single_host_client_that_exportfs_shows_by_name_stays_idempotent(loade
 def test_reload_rereads_the_farm_file(modules, pillar):
     jtk1 = board(pillar)
     modules.jetson_nfs.export("jtk1")
-    subprocess.run(["exportfs", "-u", f"127.0.0.0/8:{jtk1.nfsroot}"], timeout=30, check=True)
+    subprocess.run(["exportfs", "-u", f"{jtk1.ip}:{jtk1.nfsroot}"], timeout=30, check=True)
     assert modules.jetson_nfs.is_exported("jtk1") is False
     assert modules.jetson_nfs.reload()["reloaded"] is True
-    assert f"fsid={jtk1.fsid}" in exportfs_v()[jtk1.nfsroot]["127.0.0.0/8"]
+    assert f"fsid={jtk1.fsid}" in exportfs_v()[jtk1.nfsroot][jtk1.ip]
 
 
 def test_a_missing_nfsroot_is_refused_and_nothing_changes(modules, pillar, exports_file):
@@ -222,7 +224,8 @@ def test_a_board_of_another_site_is_refused(loaders, farm_dir, pillar):
      ({"options": "rw,async"}, "sites.site01.nfs.options: 'rw,async' must be a list of NFS options"),
      ({"exports_file": "relative.exports"}, "sites.site01.nfs.exports_file: 'relative.exports' must be "
                                             "an absolute path"),
-     ({"clients": "a b"}, "sites.site01.nfs.clients: 'a b' is not a host, network or '*'"),
+     ({"network": "a b"}, "sites.site01.nfs.network: 'a b' is not an IPv4 network like '192.168.137.0/24'"),
+     ({"clients": "10.0.0.0/8"}, "sites.site01.nfs.clients: renamed to `network`"),
      ({"ganesha_dbus": "tcp:host=evil"}, "sites.site01.nfs.ganesha_dbus: 'tcp:host=evil' must be a DBus "
                                          "address")],
 )
@@ -249,3 +252,31 @@ def test_boards_exported_in_parallel_all_keep_their_line(farm_dir, exports_file)
     assert sorted(backend.configured()) == names
     live = exportfs_v()
     assert all(inventory.board(name).nfsroot in live for name in names)
+
+
+def test_an_export_made_by_hand_to_the_whole_network_is_withdrawn_by_the_next_export(modules, pillar):
+    jtk1 = board(pillar)
+    subprocess.run(["exportfs", "-o", "rw,no_root_squash,fsid=4244", f"127.0.0.0/8:{jtk1.nfsroot}"],
+                   timeout=30, check=True)
+    assert not next(e for e in modules.jetson_nfs.exports() if e["path"] == jtk1.nfsroot)["current"]
+    assert modules.jetson_nfs.export("jtk1")["changes"]["live"] == "re-exported"
+    assert list(exportfs_v()[jtk1.nfsroot]) == [jtk1.ip]
+
+
+def test_exports_the_pillar_does_not_know_are_listed_and_marked(modules, pillar, farm_dir, exports_file):
+    modules.jetson_nfs.export("jtk1")
+    leftover, by_hand = farm_dir / "NFSRoot9", farm_dir / "elsewhere"
+    leftover.mkdir()
+    by_hand.mkdir()
+    # A retired board's line left in the farm's file and live, and an export the farm never made.
+    with exports_file.open("a") as lines:
+        lines.write(f"{leftover} 127.0.19.1(rw,fsid=4245)  # board jtk9\n")
+    subprocess.run(["exportfs", "-o", "rw,fsid=4245", f"127.0.19.1:{leftover}"], timeout=30, check=True)
+    subprocess.run(["exportfs", "-o", "ro,fsid=4246", f"127.0.0.9:{by_hand}"], timeout=30, check=True)
+    listed = {e["path"]: e for e in modules.jetson_nfs.exports()}
+    assert listed[str(leftover)] | {"options": None} == {
+        "board": "jtk9", "path": str(leftover), "clients": ["127.0.19.1"], "options": None,
+        "active": True, "configured": True, "known": False, "current": False}
+    assert listed[str(by_hand)]["board"] is None
+    assert (listed[str(by_hand)]["known"], listed[str(by_hand)]["configured"]) == (False, False)
+    assert listed[board(pillar).nfsroot]["known"] is True

@@ -5,6 +5,9 @@ answers ping while its PDU outlet is on, because the PDU's state change takes th
 link up or down. So "the board is up" is what wait_idle really sees: a ping answer.
 """
 
+import ipaddress
+import subprocess
+
 import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
@@ -16,6 +19,9 @@ from tests.conftest import make_pillar
 @pytest.fixture
 def segment():
     with VethNamespace() as segment:
+        for ip in board_ips(segment)[1:]:
+            subprocess.run(segment.run(["ip", "addr", "add", f"{ip}/{segment.network.prefixlen}", "dev",
+                                        segment.ns_if]), check=True, timeout=10)
         yield segment
 
 
@@ -29,11 +35,18 @@ def pdu(segment):
         yield pdu
 
 
+def board_ips(segment):
+    """The namespace's address and two more on its link: each board answers ping at its own."""
+    first = ipaddress.IPv4Address(segment.ns_ip)
+    return [segment.ns_ip, str(first + 1), str(first + 2)]
+
+
 @pytest.fixture
 def pillar(farm_dir, pdu, segment):
     pillar = make_pillar(farm_dir, boards=("jtk1", "jtk2", "jtk3"))
-    for board in ("jtk1", "jtk2", "jtk3"):
-        pillar["boards"][board]["ip"] = segment.ns_ip
+    pillar["sites"]["site01"]["nfs"]["network"] = str(segment.network)
+    for board, ip in zip(("jtk1", "jtk2", "jtk3"), board_ips(segment), strict=True):
+        pillar["boards"][board]["ip"] = ip  # one address each (rule 7), all behind the one link
     pillar["boards"]["jtk1"]["power"] = {"driver": "http", "on": pdu.url(1, "on"), "off": pdu.url(1, "off")}
     pillar["boards"]["jtk2"]["power"] = {"driver": "salt"}
     # Outlet 3 feeds nothing: cutting it leaves the stand-in up, like a mis-wired PDU.
@@ -64,7 +77,7 @@ def test_no_hard_power_fails_naming_what_held_and_touches_nothing(modules, pdu, 
     message = str(err.value)
     assert message.startswith("board jtk2, power driver salt: the board is still up after 2s and this "
                               "driver has no hard power, so nothing was touched: ")
-    assert f"it answers ping at {segment.ns_ip}" in message
+    assert f"it answers ping at {board_ips(segment)[1]}" in message
     assert pdu.requests == [] and pdu.power(1) == "on"
 
 
@@ -73,7 +86,7 @@ def test_a_board_that_stays_up_after_the_hard_off_fails_clearly(modules, pdu, se
         modules.jetson_power.ensure_down("jtk3", timeout=2)
     message = str(err.value)
     assert message.startswith("board jtk3, power driver http: the board is still up 2s after a hard off ")
-    assert f"it answers ping at {segment.ns_ip}" in message
+    assert f"it answers ping at {board_ips(segment)[2]}" in message
     assert pdu.requests == [("GET", "/outlet/3/off")]
 
 

@@ -108,7 +108,7 @@ def test_sharing_with_named_users(tmp_path):
 @pytest.mark.parametrize(("path", "value"), [
     (("boards", "jtk1", "mac"), "00:04:4b:00:00:01\n"),
     (("users", "bob", "email"), "bob@example.org\nBcc: all@example.org"),
-    (("sites", "site01", "nfs", "clients"), "127.0.0.0/8\n"),
+    (("sites", "site01", "nfs", "network"), "127.0.0.0/8\n"),
 ])
 def test_a_trailing_newline_never_slips_through(tmp_path, path, value):
     pillar = make_pillar(tmp_path)

@@ -51,21 +51,22 @@ def test_only_files_in_exports_d_count_as_read_by_exportfs():
         assert not kernel.KernelBackend(NfsConfig(exports_file=path)).exports_file_is_read()
 
 
-def test_a_ganesha_block_maps_access_squash_and_clients(tmp_path):
-    nfs, jtk1, _ = boards(tmp_path, backend="ganesha", clients="*",
-                          options=["ro", "all_squash", "secure", "anonuid=1000"])
+def test_a_ganesha_block_gives_access_and_squash_to_the_boards_ip_only(tmp_path):
+    nfs, jtk1, _ = boards(tmp_path, backend="ganesha", options=["ro", "all_squash", "secure", "anonuid=1000"])
     block = ganesha.render_block(nfs, jtk1)
     assert block.startswith(f"# jetson-board: jtk1\nEXPORT {{\n    Export_Id = {jtk1.export_id};\n")
-    for line in (f'Path = "{jtk1.nfsroot}";', f'Pseudo = "{jtk1.nfsroot}";', "\n    Access_Type = None;\n",
-                 "Squash = All_Squash;", "PrivilegedPort = true;", "Anonymous_Uid = 1000;",
-                 "FSAL { Name = VFS; }", "CLIENT { Clients = *; Access_Type = RO; }"):
+    for line in (f'Path = "{jtk1.nfsroot}";', f'Pseudo = "{jtk1.nfsroot}";',
+                 "\n    Access_Type = None;\n    Squash = All_Squash;\n", "FSAL { Name = VFS; }",
+                 "    CLIENT { Clients = 127.0.11.1; Access_Type = RO; Squash = All_Squash; "
+                 "PrivilegedPort = true; Anonymous_Uid = 1000; }\n"):
         assert line in block
+    assert ganesha.block_clients(block) == ["127.0.11.1"]
 
 
-def test_the_default_options_give_a_rw_no_root_squash_block(tmp_path):
+def test_the_default_options_give_the_board_a_rw_no_root_squash_client(tmp_path):
     nfs, jtk1, _ = boards(tmp_path, backend="ganesha")
     block = ganesha.render_block(nfs, jtk1)
-    assert "Access_Type = RW; }" in block and "Squash = No_Root_Squash;" in block
+    assert "CLIENT { Clients = 127.0.11.1; Access_Type = RW; Squash = No_Root_Squash; }" in block
     assert "PrivilegedPort" not in block
 
 

@@ -104,13 +104,13 @@ def test_a_mistake_inherited_from_the_defaults_is_put_where_it_is(tmp_path):
 
 def test_rules_across_entries_still_hold_for_a_board_with_another_mistake(tmp_path):
     pillar = make_pillar(tmp_path, boards=("jtk1", "jtk2", "jtk3"))
-    pillar["boards"]["jtk2"].update(nfsroot=pillar["boards"]["jtk1"]["nfsroot"], ip="no", site="nowhere",
+    pillar["boards"]["jtk2"].update(nfsroot=pillar["boards"]["jtk1"]["nfsroot"], ip="no",
                                     mac=pillar["boards"]["jtk1"]["mac"].upper(), image="carol/x")
-    pillar["boards"]["jtk3"]["minion"] = "jtk1"
+    pillar["boards"]["jtk3"].update(minion="jtk1", site="nowhere")
     pillar["images"]["admin/l4t-base"]["shared"] = ["alice", "dave"]
     problems = Inventory(pillar).problems()
     for expected in ("boards.jtk2.ip: 'no' is not an IPv4 address",
-                     "boards.jtk2.site: 'nowhere' is not a site of this inventory",
+                     "boards.jtk3.site: 'nowhere' is not a site of this inventory",
                      f"boards.jtk2.nfsroot: {tmp_path}/NFSRoot1 is also boards.jtk1's",
                      "boards.jtk2.mac: 00:04:4b:00:00:01 is also boards.jtk1's",
                      "boards.jtk2.image: 'carol/x' belongs to 'carol', who is not a user of this inventory",
