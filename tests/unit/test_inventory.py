@@ -2,10 +2,14 @@
 
 import pytest
 
+from jetson_farm import nfsroots
 from jetson_farm.errors import InvalidName, InventoryError, NotAllowed, NotFound
 from jetson_farm.inventory import Inventory
 from jetson_farm.names import check_name, parse_image
+from jetson_lab.config import LabConfig
+from jetson_lab.seed import lab_pillar
 from tests.conftest import make_pillar
+from tests.inventory_cases import ISOLATION_CASES, SYSTEM_FOLDER_CASES
 
 
 @pytest.mark.parametrize("bad", ["..", "a/b", "a b", "a;rm -rf /", "$(id)", "A", "", "-x", ".hidden",
@@ -128,3 +132,66 @@ def test_the_shipped_example_pillar_is_valid():
     inventory = Inventory.load(example)
     assert inventory.board("jtk1").nfsroot == "/NFSRoot1"
     assert inventory.site("site01").address == "192.168.137.130"
+
+
+@pytest.mark.parametrize(("case", "change", "problem"), ISOLATION_CASES, ids=[c[0] for c in ISOLATION_CASES])
+def test_each_board_has_its_own_address_and_root_apart_from_the_site_root(tmp_path, case, change, problem):
+    pillar = make_pillar(tmp_path)
+    root = pillar["sites"]["site01"]["root"]
+    change(pillar, root)
+    problems = Inventory(pillar).problems()
+    assert problem.format(farm=tmp_path, root=root) in "\n".join(problems), problems
+
+
+@pytest.mark.parametrize("folder", SYSTEM_FOLDER_CASES)
+def test_an_nfsroot_that_is_a_system_folder_is_refused(tmp_path, folder):
+    pillar = make_pillar(tmp_path)
+    pillar["boards"]["jtk2"]["nfsroot"] = folder
+    problem = f"boards.jtk2.nfsroot: {folder} is a system folder of the site server"
+    assert problem in Inventory(pillar).problems()
+
+
+@pytest.mark.parametrize("spelling", ["/", "//etc", "/etc/", "/etc/.", "/usr//", "/var/lib/../lib"])
+def test_a_system_folder_spelt_otherwise_is_refused_too(tmp_path, spelling):
+    pillar = make_pillar(tmp_path)
+    pillar["boards"]["jtk2"]["nfsroot"] = spelling
+    assert any(p.startswith("boards.jtk2.nfsroot: ") for p in Inventory(pillar).problems()), spelling
+
+
+def test_system_folders_are_compared_normalised():
+    assert all(nfsroots.is_system_folder(path) for path in ("//etc", "/etc/.", "/etc/", "/usr/./local"))
+    assert not nfsroots.is_system_folder("/srv/NFSRoot1")
+    assert not nfsroots.is_system_folder("/var/tmp/jetson-farm-tests/x/NFSRoot1")
+
+
+def test_boards_of_two_sites_may_share_an_address_and_an_nfsroot(tmp_path):
+    pillar = make_pillar(tmp_path)
+    pillar["sites"]["site02"] = {"minion": "site02", "root": str(tmp_path / "root2"),
+                                 "nfs": {"network": "127.0.0.0/8"}}
+    pillar["boards"]["jtk2"].update(site="site02", ip=pillar["boards"]["jtk1"]["ip"],
+                                    nfsroot=pillar["boards"]["jtk1"]["nfsroot"])
+    assert Inventory(pillar).problems() == []
+
+
+def test_the_old_clients_key_is_refused_with_its_new_name(tmp_path):
+    pillar = make_pillar(tmp_path)
+    pillar["sites"]["site01"]["nfs"]["clients"] = "127.0.0.0/8"
+    assert Inventory(pillar).problems() == [
+        "sites.site01.nfs.clients: renamed to `network`: each nfsroot is exported to its own board's ip "
+        "only, and `network` is the range every board's ip of the site must fall inside"]
+
+
+@pytest.mark.parametrize("bad", ["127.0.0.1/8", "10.0.0.0/33", "*", "10.0.0.0/8\n"])
+def test_a_network_that_is_not_one_is_refused(tmp_path, bad):
+    pillar = make_pillar(tmp_path)
+    pillar["sites"]["site01"]["nfs"]["network"] = bad
+    assert any(p.startswith(f"sites.site01.nfs.network: {bad!r} is not an IPv4 network")
+               for p in Inventory(pillar).problems())
+
+
+def test_the_labs_pillar_is_valid_with_process_and_vm_boards_on_two_sites(tmp_path):
+    config = LabConfig(name="t", dir=str(tmp_path), boards=["jtk1", "jtk2", "jtk3", "jtk4"], tag="abcd",
+                       subnet_octet=7, vm_boards=["vm1"], sites=2)
+    pillar = lab_pillar(config)
+    assert Inventory(pillar).problems() == []
+    assert pillar["sites"]["site02"]["nfs"]["network"] == "10.213.7.0/24"
