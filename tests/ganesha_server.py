@@ -44,10 +44,18 @@ def ganesha(request):
     return _shared["server"]
 
 
+# Where nfs_cat connects from: the server listens on 127.0.0.1, so the kernel picks that source.
+READER_IP = "127.0.0.1"
+
+
 def ganesha_pillar(farm_dir, server, boards=("jtk1", "jtk2")):
-    """A farm pillar whose site uses the ganesha backend of ``server``."""
-    return make_pillar(farm_dir, boards=boards, backend="ganesha",
-                       ganesha_conf=str(server.exports_conf), ganesha_dbus=server.dbus_address)
+    """A farm pillar whose site uses the ganesha backend of ``server``. Each nfsroot is exported
+    to its board's ip only, so the first board has :data:`READER_IP`: :func:`nfs_cat` reads as
+    that board, and any other board's root is out of its reach."""
+    pillar = make_pillar(farm_dir, boards=boards, backend="ganesha",
+                         ganesha_conf=str(server.exports_conf), ganesha_dbus=server.dbus_address)
+    pillar["boards"][boards[0]]["ip"] = READER_IP
+    return pillar
 
 
 def nfs_cat(server, path, file):

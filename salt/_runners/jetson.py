@@ -17,6 +17,7 @@ from jetson_farm.inventory import Inventory
 from jetson_farm.runner import admin, history, leases, plan
 from jetson_farm.runner import bookings as bookings_core
 from jetson_farm.runner import copies as copies_core
+from jetson_farm.runner import exports as exports_core
 from jetson_farm.runner import quarantine as quarantine_core
 from jetson_farm.runner import status as status_core
 from jetson_farm.runner.db import FarmDB, default_path, parse_time
@@ -366,7 +367,11 @@ def lease():
 
 def check():
     """
-    Check the whole ``jetson`` pillar; every broken rule is named, retcode 1 if any.
+    Check the whole ``jetson`` pillar; every broken rule is named, retcode 1 if any. Then ask
+    every site for the versions of its modules and for every export of its NFS server:
+    ``exports`` lists, per site, the exports the pillar does not know; one the farm left behind,
+    one around or inside a board's nfsroot or the site root, and a board's export that reaches
+    more than the board's ip are problems.
 
     CLI Example:
 
@@ -385,14 +390,24 @@ def check():
     inventory = Inventory.load(raw)
     ret = {"result": True, "pillar_of": minion, "sites": sorted(inventory.sites),
            "boards": sorted(inventory.boards), "users": sorted(inventory.users)}
-    return _check_versions(inventory, ret)
+    ops = SaltOps(__opts__)
+    return _check_exports(inventory, ops, _check_versions(inventory, ops, ret))
 
 
-def _check_versions(inventory, ret):
+def _check_exports(inventory, ops, ret):
+    """``ret`` with ``exports``: each site's exports the pillar does not know (runner/exports.py)."""
+    ret["exports"] = exports_core.farm_report(inventory, ops)
+    if ret["exports"]["problems"]:
+        __context__["retcode"] = 1
+        ret.update(result=False, retcode=1)
+    return ret
+
+
+def _check_versions(inventory, ops, ret):
     """``ret`` with ``versions``: the core's and every synced module copy's, master and sites;
     a copy of another version than the core fails the check (jetson_farm/versions.py)."""
     master = versions_core.report("master", __opts__.get("extension_modules"))
-    ret["versions"] = versions_core.farm_report(inventory, SaltOps(__opts__), master)
+    ret["versions"] = versions_core.farm_report(inventory, ops, master)
     if ret["versions"]["problems"]:
         __context__["retcode"] = 1
         ret.update(result=False, retcode=1)

@@ -1,8 +1,9 @@
 """jetson_nfs with the ganesha backend, through Salt's loader, against a real ganesha.nfsd.
 
 A real NFS client (libnfs nfs-cat) proves each change: it reads a board's file after
-``export`` and fails after ``unexport``. The client connects from 127.0.0.1, so jtk1 is given
-that address: the client is jtk1, and jtk2 (127.0.12.1) is a board whose root it must not reach.
+``export`` and fails after ``unexport``. The client connects from 127.0.0.1, which
+``ganesha_pillar`` gives jtk1: the client is jtk1, and jtk2 (127.0.12.1) is a board whose root it
+must not reach.
 """
 
 import dataclasses
@@ -21,7 +22,6 @@ from tests.ganesha_server import ganesha, ganesha_pillar, nfs_cat  # noqa: F401 
 @pytest.fixture
 def pillar(farm_dir, ganesha):  # noqa: F811
     pillar = ganesha_pillar(farm_dir, ganesha)
-    pillar["boards"]["jtk1"]["ip"] = "127.0.0.1"
     for name, board in pillar["boards"].items():
         root = pathlib.Path(board["nfsroot"])
         (root / "etc").mkdir(parents=True)

@@ -5,12 +5,11 @@ Every test here is marked ``integration`` by tests/conftest.py.
 """
 
 import json
-import subprocess
 
 import pytest
 
 from tests.conftest import SALT_DIR, make_pillar
-from tests.integration.site_env import exported_paths
+from tests.integration.site_env import exported_paths, unexport_under
 
 
 @pytest.fixture(scope="session")
@@ -102,10 +101,7 @@ def withdraw_exports(farm):
         return
     for board in farm.pillar.get("boards", {}):
         farm.salt("jetson_nfs.unexport", board)
-    for path in exported_paths():
-        if path.startswith(f"{farm.dir}/"):
-            subprocess.run(["exportfs", "-u", f"127.0.0.0/8:{path}"], capture_output=True, timeout=30,
-                           check=False)
+    unexport_under(farm.dir)
 
 
 @pytest.fixture

@@ -7,12 +7,24 @@ import uuid
 
 import pytest
 
+from jetson_farm.nfs.common import read_text
+from jetson_farm.nfs.kernel import ETAB, parse_etab
+
 KEY_WAIT = 180  # a guard against a hang (the reactor runs a runner per event), not a measurement
 
 
 def exported_paths():
     out = subprocess.run(["exportfs", "-v"], capture_output=True, text=True, timeout=30, check=True).stdout
     return {line.split()[0] for line in out.splitlines() if line.strip() and not line[0].isspace()}
+
+
+def unexport_under(folder):
+    """Withdraw every kernel export of a path under ``folder``, from every client."""
+    for path, clients in parse_etab(read_text(ETAB)).items():
+        if path.startswith(f"{folder}/"):
+            for client in clients:
+                subprocess.run(["exportfs", "-u", f"{client}:{path}"], capture_output=True, timeout=30,
+                               check=False)
 
 
 @pytest.fixture
@@ -23,10 +35,7 @@ def site_farm(farm):
     farm.pillar["sites"]["site01"]["nfs"]["exports_file"] = str(exports_file)
     farm.apply_pillar()
     yield farm
-    for path in exported_paths():
-        if path.startswith(str(farm.dir)):
-            subprocess.run(["exportfs", "-u", f"127.0.0.0/8:{path}"], capture_output=True, timeout=30,
-                           check=False)
+    unexport_under(farm.dir)
     exports_file.unlink(missing_ok=True)
     for minion in ("jtk1", "jtk2", "jtk3"):
         (pathlib.Path(farm.master.config["pki_dir"]) / "minions" / minion).unlink(missing_ok=True)

@@ -8,6 +8,7 @@ import pytest
 
 from jetson_farm.inventory import Inventory
 from tests.ganesha_server import ganesha, ganesha_pillar, nfs_cat  # noqa: F401 (fixture)
+from tests.integration.site_env import unexport_under
 
 
 def exportfs_v_paths():
@@ -29,9 +30,7 @@ def kernel_farm(farm):
     farm.apply_pillar()
     make_nfsroots(farm)
     yield farm
-    for board in farm.pillar["boards"].values():
-        subprocess.run(["exportfs", "-u", f"127.0.0.0/8:{board['nfsroot']}"], capture_output=True,
-                       timeout=30, check=False)
+    unexport_under(farm.dir)
     exports_file.unlink(missing_ok=True)
 
 
@@ -56,7 +55,7 @@ def test_kernel_export_and_unexport_through_the_master(kernel_farm):
     assert again.returncode == 0 and again.data["changed"] is False
     ret = kernel_farm.salt("jetson_nfs.unexport", "jtk1")
     assert ret.returncode == 0, ret
-    assert ret.data["changes"]["live"] == "unexported from 127.0.0.0/8"
+    assert ret.data["changes"]["live"] == "unexported from 127.0.11.1"
     assert nfsroot not in exportfs_v_paths()
 
 
@@ -70,7 +69,7 @@ def test_the_export_state_through_the_master(kernel_farm):
     assert state["result"] is None and state["comment"].startswith("board jtk2 would be unexported")
     ret = kernel_farm.salt("state.single", "jetson_export.absent", name="jtk2")
     (state,) = ret.data.values()
-    assert state["result"] is True and state["changes"]["live"] == "unexported from 127.0.0.0/8"
+    assert state["result"] is True and state["changes"]["live"] == "unexported from 127.0.12.1"
 
 
 def test_ganesha_export_is_readable_by_a_real_client_and_unexport_is_not(ganesha_farm, ganesha):  # noqa: F811

@@ -2,10 +2,13 @@
 and the orchestration's refusals of bad input (nothing changed). Enrolment: test_enroll.py."""
 
 import json
+import pathlib
+import subprocess
 
 import pytest
 
 from tests.conftest import make_pillar
+from tests.integration.site_env import site_farm  # noqa: F401 (fixture)
 from tests.inventory_cases import BROKEN_IPMI_PROBLEMS, broken_ipmi_pillar
 
 
@@ -18,6 +21,22 @@ def test_check_passes_a_good_pillar(runners, farm):
     assert ret.returncode == 0, ret
     assert ret.data["result"] is True
     assert ret.data["boards"] == ["jtk1", "jtk2"]
+
+
+def test_check_reports_the_exports_the_pillar_does_not_know(runners, site_farm):  # noqa: F811
+    farm = site_farm
+    leftover = farm.dir / "NFSRoot9"
+    leftover.mkdir()
+    exports_file = pathlib.Path(farm.pillar["sites"]["site01"]["nfs"]["exports_file"])
+    # What a refused retirement of jtk9 leaves: its line in the farm's file, and live.
+    exports_file.write_text(f"{leftover} 127.0.19.1(rw,fsid=4247)  # board jtk9\n")
+    subprocess.run(["exportfs", "-o", "rw,fsid=4247", f"127.0.19.1:{leftover}"], timeout=30, check=True)
+    ret = run(runners, "jetson.check")
+    assert ret.returncode == 1, ret
+    (listed,) = [e for e in ret.data["exports"]["site01"] if e["path"] == str(leftover)]
+    assert (listed["board"], listed["known"], listed["configured"]) == ("jtk9", False, True)
+    assert any(p.startswith(f"site01: site01's NFS server exports {leftover} to 127.0.19.1 for board jtk9")
+               for p in ret.data["exports"]["problems"])
 
 
 def test_check_names_every_broken_rule(runners, farm):
