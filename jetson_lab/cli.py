@@ -35,7 +35,8 @@ def _parser():
         return cmd
 
     cmd = add("up", "start the lab (idempotent)")
-    cmd.add_argument("--boards", type=int, default=None, help="number of boards (default 3, or as before)")
+    cmd.add_argument("--boards", type=int, default=None,
+                     help="process boards (default 3, or as before; 0 and --vm-boards N: a VM-only lab)")
     cmd.add_argument("--vm-boards", type=int, default=None,
                      help="number of QEMU boards booting Linux over NFS (default 0, or as before)")
     cmd.add_argument("--sites", type=int, default=None,

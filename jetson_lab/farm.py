@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BASE = "/var/lib/jetson-lab"
 READY_TIMEOUT = 120
+DEFAULT_BOARDS = 3  # process boards of a new lab when --boards is not given
 MAX_SITES = 9  # each site's address is .N on the bridge, below the boards' .11 and up
 SEED_SWITCH_ID = "lab-seed"
 
@@ -41,11 +42,21 @@ def lab_dir_for(name=None, directory=None):
     return str(pathlib.Path(DEFAULT_BASE) / (name or "demo"))
 
 
+def board_names(prefix, count, what):
+    """``prefix1``..``prefixN`` for ``count`` boards, None for None (not asked); LabError below 0."""
+    if count is None:
+        return None
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise LabError(f"the number of {what} must be 0 or more, not {count!r}")
+    return [f"{prefix}{i}" for i in range(1, count + 1)]
+
+
 def load_or_create(lab_dir, boards, name=None, vm_boards=None, sites=None):
     """The lab's config: read from lab.json, or chosen now (tag, free subnet) and written."""
     path = pathlib.Path(lab_dir)
-    wanted = [f"jtk{i}" for i in range(1, boards + 1)] if boards else None
-    wanted_vms = [f"jvm{i}" for i in range(1, vm_boards + 1)] if vm_boards is not None else None
+    # None: as before (or the default); 0 is zero (--boards 0 --vm-boards N: a VM-only lab).
+    wanted = board_names("jtk", boards, "boards")
+    wanted_vms = board_names("jvm", vm_boards, "VM boards")
     if sites is not None and not 1 <= sites <= MAX_SITES:
         raise LabError(f"a lab has 1 to {MAX_SITES} sites, not {sites}")
     if (path / "lab.json").is_file():
@@ -67,10 +78,13 @@ def load_or_create(lab_dir, boards, name=None, vm_boards=None, sites=None):
         return config
     path.mkdir(parents=True, exist_ok=True)
     tag = network.lab_tag(str(path))
-    config = LabConfig(name=name or path.name, dir=str(path), boards=wanted or ["jtk1", "jtk2", "jtk3"],
+    config = LabConfig(name=name or path.name, dir=str(path),
+                       boards=wanted if wanted is not None else board_names("jtk", DEFAULT_BOARDS, "boards"),
                        tag=tag, subnet_octet=network.pick_subnet_octet(tag), vm_boards=wanted_vms or [],
                        sites=sites or 1)
-    if len(config.boards) < config.sites:
+    if not config.all_boards:
+        raise LabError("a lab needs at least one board: --boards and --vm-boards are both 0")
+    if config.sites > 1 and len(config.boards) < config.sites:  # VM boards all stay on site01
         raise LabError(f"{config.sites} sites need at least {config.sites} boards, not {len(config.boards)}")
     config.write()
     return config
@@ -84,7 +98,7 @@ def _supervisor_pid(config):
     return daemons.read_pid(_pid_file(config, "supervisor"))
 
 
-def up(lab_dir, boards=3, name=None, wait=True, vm_boards=None, sites=None):
+def up(lab_dir, boards=None, name=None, wait=True, vm_boards=None, sites=None):
     """Bring the lab up (or complete it); a summary dict."""
     config = load_or_create(lab_dir, boards, name, vm_boards, sites)
     net = config.network
