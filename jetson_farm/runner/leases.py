@@ -1,13 +1,21 @@
 """Per-board leases: one switch per board at a time; a lease is free once expired or orphaned.
 
-A lease names its holder as ``pid:start-time`` of the orchestration process on the master.
-When that process is gone (killed, crashed, finished), the lease is stale and the next run
-takes it over, resuming the interrupted switch when it asks for the same thing.
+A lease names its holder as ``pid:start-time:run``: the process on the master that runs the
+switch engine itself (``salt-run``'s own process, or the process Salt forks for each
+``runner_async`` job of salt-api), and a random ``run`` drawn for that one run. The run part
+keeps two runs apart even when they share a process (the reactor's thread pool); the process
+part tells whether the holder still runs. When that process is gone (killed, crashed,
+finished), the lease is stale and the next run takes it over, resuming the interrupted switch
+when it asks for the same thing.
+
+Not the parent process: under salt-api, the runner's parent is one of the master's long-lived
+request workers (MWorker), which many runs share, so a second run would have taken the first's
+live lease for its own.
 """
 
 import logging
-import multiprocessing
 import os
+import secrets
 
 from jetson_farm.errors import Refused
 from jetson_farm.runner.db import iso, now
@@ -25,22 +33,17 @@ def _start_time(pid):
     return stat.rsplit(")", 1)[1].split()[19]
 
 
-def orchestration_pid():
-    """The pid of the orchestration: a ``parallel: True`` state runs in a child of it."""
-    parent = multiprocessing.parent_process()
-    return parent.pid if parent is not None else os.getpid()
-
-
 def holder_token(pid=None):
-    """``pid:start-time`` of ``pid`` (default: this orchestration), unique across pid reuse."""
-    pid = orchestration_pid() if pid is None else pid
-    return f"{pid}:{_start_time(pid)}"
+    """A new holder for one run: ``pid:start-time:run`` of ``pid`` (default: this process, the
+    one that runs the engine), with ``run`` random, so no two runs ever share a holder."""
+    pid = os.getpid() if pid is None else pid
+    return f"{pid}:{_start_time(pid)}:{secrets.token_hex(8)}"
 
 
 def holder_alive(token):
-    """True while the process named by ``token`` still runs."""
+    """True while the process named by ``token`` still runs (its pid has the same start time)."""
     try:
-        pid, start = token.split(":", 1)
+        pid, start = token.split(":")[:2]
         return _start_time(int(pid)) == start
     except ValueError:
         return False

@@ -10,6 +10,7 @@ import os
 
 import salt.config
 import salt.runner
+import salt.utils.user
 
 from jetson_farm.errors import JetsonError
 from jetson_farm.runner.plan import release_requests, switch_requests
@@ -38,6 +39,10 @@ def _run_engine(kwarg):
     opts = __opts__
     if "master_job_cache" not in opts:  # not the master's own opts: read them, as saltutil.runner does
         opts = salt.config.master_config(os.path.join(os.path.dirname(opts["conf_file"]), "master"))
+    # state.orch sets opts["user"] to its caller, salt-api's eauth user (e.g. ``bridge``), whose
+    # master key does not exist: the engine's LocalClient would read none and every publish fail
+    # "Authentication error occurred.". The engine publishes as the master, the user this runs as.
+    opts = dict(opts, user=salt.utils.user.get_user())
     client = salt.runner.RunnerClient(opts)
     try:
         # Without the caller's user, the engine's LocalClient finds no key to publish with.

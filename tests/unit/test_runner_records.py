@@ -1,5 +1,7 @@
 """The runner's SQLite records: leases (liveness, expiry, refusal), history, quarantine."""
 
+import multiprocessing
+import os
 import subprocess
 import sys
 
@@ -73,10 +75,43 @@ def test_held_by_refuses_a_run_that_lost_the_lease(db, other_run):
 
 def test_holder_token_is_not_fooled_by_a_recycled_pid():
     token = leases.holder_token()
-    pid, start = token.split(":")
+    pid, start, run = token.split(":")
     assert leases.holder_alive(token)
-    assert not leases.holder_alive(f"{pid}:{int(start) + 1}")
+    assert not leases.holder_alive(f"{pid}:{int(start) + 1}:{run}")
+    assert leases.holder_alive(f"{pid}:{start}")  # a lease written before holders named their run
     assert not leases.holder_alive("garbage")
+
+
+def test_two_runs_in_one_process_are_two_holders(db):
+    """As two runs forked by one long-lived process (salt-api's runner jobs, by one master
+    worker) or run in one process's threads (the reactor): the second never takes the first's
+    live lease for its own, neither to resume it nor to close it."""
+    first, second = leases.holder_token(), leases.holder_token()
+    assert first != second and first.split(":")[:2] == second.split(":")[:2]
+    with db.connect(immediate=True) as conn:
+        _lease(conn, first)
+    with db.connect(immediate=True) as conn:
+        with pytest.raises(Refused, match="board jtk1 is busy: alice is switching it to alice/cuda-dev"):
+            leases.check_free(conn, "jtk1", second)
+        with pytest.raises(Refused, match="does not hold its lease"):
+            leases.held_by(conn, "jtk1", second)
+        assert leases.check_free(conn, "jtk1", first)["holder"] == first
+
+
+def _token_in_child(answer):
+    answer.send((os.getpid(), leases.holder_token()))
+
+
+def test_the_holder_is_the_process_that_runs_the_engine_not_its_parent():
+    """A runner_async job runs in a process forked from a master worker: the job is the holder."""
+    context = multiprocessing.get_context("fork")
+    mine, theirs = context.Pipe()
+    child = context.Process(target=_token_in_child, args=(theirs,))
+    child.start()
+    pid, token = mine.recv()
+    child.join(timeout=60)
+    assert token.split(":")[0] == str(pid) != str(os.getpid())
+    assert not leases.holder_alive(token)  # the job is over: its lease is stale
 
 
 def test_a_session_runs_from_switching_to_active_to_ended(db):
