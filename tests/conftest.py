@@ -5,6 +5,7 @@ import logging
 import os
 import pathlib
 import shutil
+import subprocess
 import time
 import uuid
 
@@ -68,6 +69,19 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(f"{tier:<12} {seconds / 60:5.1f} min ({seconds:.0f} s)")
     for tier, seconds in sorted(_TIER_SECONDS.items()):
         terminalreporter.write_line(f"{tier:<12} {seconds / 60:5.1f} min ({seconds:.0f} s)")
+
+
+def unexport_under(folder):
+    """Withdraw every kernel NFS export of a path under ``folder``, from every client (a test's
+    teardown: each nfsroot is exported to its own board's ip)."""
+    from jetson_farm.nfs.common import read_text
+    from jetson_farm.nfs.kernel import ETAB, parse_etab
+
+    for path, clients in parse_etab(read_text(ETAB)).items():
+        if path.startswith(f"{folder}/"):
+            for client in clients:
+                subprocess.run(["exportfs", "-u", f"{client}:{path}"], capture_output=True, timeout=30,
+                               check=False)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import subprocess
 
 import pytest
 
+from tests.conftest import unexport_under
 from tests.functional.conftest import kernel_pillar
 
 
@@ -37,10 +38,7 @@ def site(loaders, farm_dir, pillar):
     """The farm with its store prepared; its exports withdrawn afterwards."""
     assert loaders.states.jetson_site.prepared(name="jetson-store").result is True
     yield pillar
-    for path in exported_paths():
-        if path.startswith(str(farm_dir)):
-            subprocess.run(["exportfs", "-u", f"127.0.0.0/8:{path}"], capture_output=True, timeout=30,
-                           check=False)
+    unexport_under(farm_dir)
 
 
 def set_pillar(loaders, farm_dir, pillar):

@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from jetson_farm.inventory import Inventory
+from tests.conftest import unexport_under
 from tests.functional.conftest import kernel_pillar
 
 
@@ -19,7 +20,7 @@ def pillar(farm_dir, exports_file):
 def nfsroot(pillar):
     path = Inventory.load(pillar).board("jtk1").nfsroot
     yield path
-    subprocess.run(["exportfs", "-u", f"127.0.0.0/8:{path}"], capture_output=True, timeout=30, check=False)
+    unexport_under(str(pathlib.Path(path).parent))
 
 
 def live_paths():
@@ -67,11 +68,11 @@ def test_absent_unexports_and_honours_test(states, nfsroot, exports_file):
     states.jetson_export.present(name="jtk1")
     dry = states.jetson_export.absent(name="jtk1", test=True)
     assert dry.result is None and dry.comment == f"board jtk1 would be unexported ({nfsroot})"
-    assert dry.changes == {"live": "unexported from 127.0.0.0/8", "file": f"removed from {exports_file}"}
+    assert dry.changes == {"live": "unexported from 127.0.11.1", "file": f"removed from {exports_file}"}
     assert nfsroot in live_paths()
     ret = states.jetson_export.absent(name="jtk1")
     assert ret.result is True
-    assert ret.changes == {"live": "unexported from 127.0.0.0/8", "file": f"removed from {exports_file}"}
+    assert ret.changes == {"live": "unexported from 127.0.11.1", "file": f"removed from {exports_file}"}
     assert nfsroot not in live_paths()
     again = states.jetson_export.absent(name="jtk1")
     assert again.result is True and again.changes == {}

@@ -43,6 +43,7 @@ def silent_ip():
 @pytest.fixture
 def pillar(farm_dir, silent_ip):
     pillar = make_pillar(farm_dir)
+    pillar["sites"]["site01"]["nfs"]["network"] = "0.0.0.0/0"  # jtk1 on loopback, jtk2 on its own segment
     pillar["boards"]["jtk2"]["ip"] = silent_ip
     return pillar
 

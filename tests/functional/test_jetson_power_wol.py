@@ -41,8 +41,9 @@ def listener(segment, farm_dir):
 @pytest.fixture
 def pillar(farm_dir, segment, request):
     pillar = make_pillar(farm_dir, boards=("jtk1", "jtk2", "jtk3"))
+    pillar["sites"]["site01"]["nfs"]["network"] = "0.0.0.0/0"  # boards on loopback and on the segment
     pillar["boards"]["jtk1"].update(ip=segment.ns_ip, power={"driver": "wol"})
-    pillar["boards"]["jtk2"].update(ip=segment.ns_ip, power={
+    pillar["boards"]["jtk2"].update(ip=str(segment.network.network_address + 3), power={
         "driver": "wol", "mac": "02:00:00:aa:bb:cc", "broadcast": segment.broadcast, "port": 9,
         "interface": segment.host_if})
     # Parametrised: jtk3's power mac (a bad one refuses the whole inventory).

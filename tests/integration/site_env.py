@@ -7,8 +7,7 @@ import uuid
 
 import pytest
 
-from jetson_farm.nfs.common import read_text
-from jetson_farm.nfs.kernel import ETAB, parse_etab
+from tests.conftest import unexport_under
 
 KEY_WAIT = 180  # a guard against a hang (the reactor runs a runner per event), not a measurement
 
@@ -16,15 +15,6 @@ KEY_WAIT = 180  # a guard against a hang (the reactor runs a runner per event), 
 def exported_paths():
     out = subprocess.run(["exportfs", "-v"], capture_output=True, text=True, timeout=30, check=True).stdout
     return {line.split()[0] for line in out.splitlines() if line.strip() and not line[0].isspace()}
-
-
-def unexport_under(folder):
-    """Withdraw every kernel export of a path under ``folder``, from every client."""
-    for path, clients in parse_etab(read_text(ETAB)).items():
-        if path.startswith(f"{folder}/"):
-            for client in clients:
-                subprocess.run(["exportfs", "-u", f"{client}:{path}"], capture_output=True, timeout=30,
-                               check=False)
 
 
 @pytest.fixture
