@@ -8,6 +8,7 @@ and ``salt-run state.orch jetson.switch``.
 """
 
 import json
+import pathlib
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from tests.bridge_events import booking_ics
 from tests.integration.bridge_env import local_bridge_config, run_sync
 from tests.lab_fixture import BIN, vm_lab  # noqa: F401  (the e2e tier's lab)
 from tests.smtp_sink import SmtpSink
+from tests.unit.test_rootfs_helpers import manifest
 
 MARK = "etc/jetson-e2e"
 BOOKED = {"jvm1": ("alice", "e2e-red", "red"), "jvm2": ("bob", "e2e-blue", "blue")}
@@ -65,6 +67,35 @@ def images(lab):
     return dict(listed)
 
 
+# Where a board writes its identity (docs/site-layout.md, "What a board leaves in its image"),
+# and the files the swap injects: none may differ in a parked image.
+IDENTITY_PLACES = ("etc/machine-id", "var/lib/dbus/machine-id", "var/lib/systemd/random-seed",
+                   "var/lib/systemd/credential.secret", "etc/ssh/ssh_host_", "etc/salt/pki",
+                   "etc/salt/minion_id", "etc/salt/minion.d/jetson.conf", "etc/hostname", "etc/jetson-farm",
+                   "root/.ssh")
+
+
+def slot(lab, image):
+    return lab.config.site_root_of(lab.site) / "images" / image
+
+
+def differences(before, after):
+    """``{relpath: (before, after)}`` of two :func:`manifest` results (None: absent)."""
+    return {rel: (before.get(rel), after.get(rel)) for rel in sorted(before.keys() | after.keys())
+            if before.get(rel) != after.get(rel)}
+
+
+def assert_no_identity_left(lab, image, before, machine_id):
+    """The parked ``image`` differs from ``before`` in no place a board writes its identity, and
+    no file it gained or changed holds the machine id its board made."""
+    changed = differences(before, manifest(str(slot(lab, image))))
+    print(f"{image}: {len(changed)} entries differ after its session:", *changed, sep="\n  ")
+    assert not [rel for rel in changed if rel.startswith(IDENTITY_PLACES)], changed
+    for rel, (_, now) in changed.items():
+        if now and now[0] == "file":
+            assert machine_id not in (slot(lab, image) / rel).read_bytes(), rel
+
+
 def console(lab, board):
     return (lab.config.run_dir(board) / "console.log").read_text(errors="replace")
 
@@ -73,6 +104,7 @@ def test_bookings_tonight_boot_the_booked_images_over_nfs(vm_lab, radicale, tmp_
     lab = vm_lab
     for user, name, colour in BOOKED.values():
         build(lab, f"{user}/{name}", colour)
+    before = {image: manifest(str(slot(lab, image))) for image in (f"{u}/{n}" for u, n, _ in BOOKED.values())}
     old_sessions = {board: tcp_sessions(lab, board) for board in BOOKED}
     assert all(old_sessions.values()), old_sessions
     boots = {board: lab.status(board)["boots"] for board in BOOKED}
@@ -99,6 +131,7 @@ def test_bookings_tonight_boot_the_booked_images_over_nfs(vm_lab, radicale, tmp_
             assert read_status(text, f"tonight-{board}", "", UTC) == ("ready", "")
         assert booted(lab, list(BOOKED), MARK) == {
             board: (colour, f"{user}/{name}") for board, (user, name, colour) in BOOKED.items()}
+        machine_ids = {board: identity_in_use(lab, board) for board in BOOKED}
 
         code, run, stderr = run_sync(config, "--now", (end + timedelta(minutes=1)).isoformat(), timeout=1800)
     assert code == 0, stderr[-20000:] + json.dumps(run, indent=1)
@@ -109,6 +142,21 @@ def test_bookings_tonight_boot_the_booked_images_over_nfs(vm_lab, radicale, tmp_
         assert (where[default], where[f"{user}/{name}"]) == (board, "store")
     assert booted(lab, list(BOOKED), "etc/jetson-image") == {
         board: ("vm-base", lab.pillar["boards"][board]["image"]) for board in BOOKED}
+    for board, (user, name, _) in BOOKED.items():
+        assert_no_identity_left(lab, f"{user}/{name}", before[f"{user}/{name}"], machine_ids[board])
+
+
+def identity_in_use(lab, board):
+    """The machine id ``board`` made in the image it runs; its host keys checked to be its own."""
+    root = pathlib.Path(lab.nfsroot(board))
+    machine_id = (root / "etc/machine-id").read_bytes().strip()
+    assert len(machine_id) == 32, machine_id  # the board made its own, as the next one must too
+    identity = lab.config.site_root_of(lab.site) / "boards" / board / "identity"
+    keys = sorted(identity.glob("ssh_host_*"))
+    assert len(keys) == 6, keys  # ed25519, ecdsa, rsa: enrolment made them
+    for key in keys:
+        assert (root / "etc/ssh" / key.name).read_bytes() == key.read_bytes(), key.name
+    return machine_id
 
 
 def _event_watch(lab, tag):

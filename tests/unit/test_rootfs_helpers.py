@@ -74,6 +74,8 @@ def manifest(path):
                 result[rel] = ("link", os.readlink(full))
             elif stat.S_ISDIR(st.st_mode):
                 result[rel] = ("dir", st.st_mode, st.st_uid, st.st_gid)
+            elif not stat.S_ISREG(st.st_mode):  # a device node of a built image: never read
+                result[rel] = ("special", st.st_mode, st.st_uid, st.st_gid, st.st_rdev)
             else:
                 with open(full, "rb") as handle:
                     digest = hashlib.sha256(handle.read()).hexdigest()
