@@ -186,18 +186,33 @@ class EventWatch:
             time.sleep(0.05)
         return self.data(tag)[-1]
 
-    def wait_for_job(self, fun, timeout=300):
-        """The ``salt/job/<jid>/new`` data of the first job of ``fun`` published since the watch began
-        (the watch needs the prefix ``salt/job/``)."""
+    def wait_for_job(self, fun, timeout=300, minion=None):
+        """The ``salt/job/<jid>/new`` data of the first job of ``fun`` (sent to ``minion``, if
+        given) published since the watch began (the watch needs the prefix ``salt/job/``)."""
         deadline = time.monotonic() + timeout
         while True:
             found = [data for tag, data in self.events
-                     if tag.startswith("salt/job/") and tag.endswith("/new") and data.get("fun") == fun]
+                     if tag.startswith("salt/job/") and tag.endswith("/new") and data.get("fun") == fun
+                     and (minion is None or minion in data.get("minions", []))]
             if found:
                 return found[0]
             if time.monotonic() > deadline:
                 raise AssertionError(f"no job {fun} within {timeout}s")
             time.sleep(0.02)
+
+    def wait_for_run(self, fun, timeout=300):
+        """The ``salt/run/<jid>/ret`` data of the first runner job of ``fun`` (e.g.
+        ``runner.jetson.enroll_site``, as the reactor runs it) that ended since the watch began
+        (the watch needs the prefix ``salt/run/``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [data for tag, data in self.events
+                     if tag.startswith("salt/run/") and tag.endswith("/ret") and data.get("fun") == fun]
+            if found:
+                return found[0]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no runner job {fun} ended within {timeout}s")
+            time.sleep(0.05)
 
     def close(self):
         self._stop.set()
