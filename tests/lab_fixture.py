@@ -195,8 +195,14 @@ def _lab_cli(args, timeout):
                           timeout=timeout, check=False)
 
 
-def _bring_up(args, timeout):
+def _bring_up(args, timeout, master_conf=None):
+    """A new lab; ``master_conf``: settings its salt-master reads from its first start on (its
+    ``master.d/test.conf``, e.g. eauth for a salt-api)."""
     lab_dir = LAB_BASE / uuid.uuid4().hex[:8]
+    if master_conf:
+        conf = lab_dir / "master" / "master.d" / "test.conf"
+        conf.parent.mkdir(parents=True)
+        conf.write_text(json.dumps(master_conf))
     proc = _lab_cli(["up", "--dir", lab_dir, *args], timeout)
     if proc.returncode != 0:
         _lab_cli(["down", "--dir", lab_dir, "--purge"], 120)
