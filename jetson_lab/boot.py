@@ -188,5 +188,4 @@ def minion_config(run_dir, minion_id, master, port, control_socket):
         "grains_refresh_every": 0,
         "mine_enabled": False,
         "startup_states": "",
-        "start_event_grains": ["jetson_marker"],  # as the farm's swap writes it in an image
     }

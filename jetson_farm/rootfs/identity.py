@@ -79,8 +79,7 @@ def injections(inventory, board, image, user, switch_id, identity_dir):
     account = inventory.user(user)
     files = identity_files(identity_dir, board.name)
     minion_conf = f"# written by jetson-farm for board {board.name}\n" \
-                  f"master: {json.dumps(inventory.master)}\nid: {json.dumps(board.minion)}\n" \
-                  "start_event_grains: [jetson_marker]  # the switch sees the board up from its start event\n"
+                  f"master: {json.dumps(inventory.master)}\nid: {json.dumps(board.minion)}\n"
     keys = "".join(f"{key}\n" for key in account.ssh_keys)
     authorized = f"# jetson-farm: {user} on {board.name} (switch {switch_id})\n{keys}"
     mark = {"board": board.name, "image": image, "user": user, "switch_id": switch_id}
