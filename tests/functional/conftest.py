@@ -1,4 +1,10 @@
-"""The modules through Salt's real loader, in this process (no daemons)."""
+"""The modules through Salt's real loader, in this process (no daemons).
+
+One set of loaders serves the whole session: their opts are the same for every test, and building
+them (grains, a sync, the state system) costs seconds. What a test may change is reset before
+each test: the ``jetson`` pillar is its own (``set_pillar``), and ``reload_all`` gives fresh
+modules, opts, ``__context__`` and cache dir, so no test sees another's leftovers.
+"""
 
 import json
 import pathlib
@@ -8,15 +14,29 @@ import pytest
 from saltfactories.utils.functional import Loaders
 
 from tests.conftest import SALT_DIR, make_pillar
+from tests.key_pool import rsa_keys_once_a_session  # noqa: F401 (autouse fixture)
 
 
-@pytest.fixture
-def loaders(salt_factories, farm_dir, pillar):
-    """A minion ``site01`` loader over the repo's ``salt/_*`` folders, with ``pillar`` compiled."""
-    pillar_dir = farm_dir / "pillar"
-    pillar_dir.mkdir()
+class FarmLoaders(Loaders):
+    """Salt's functional loaders, whose ``jetson`` pillar is read from ``pillar_dir``."""
+
+    def __init__(self, opts, pillar_dir):
+        self.pillar_dir = pillar_dir
+        super().__init__(opts)
+
+    def set_pillar(self, pillar):
+        """Make ``pillar`` the compiled ``jetson`` pillar, and reload every loader over it (fresh
+        modules, opts, ``__context__`` and cache dir)."""
+        (self.pillar_dir / "jetson.sls").write_text(json.dumps({"jetson": pillar}))
+        self.reload_all()
+
+
+@pytest.fixture(scope="session")
+def session_loaders(salt_factories, tmp_path_factory):
+    """A minion ``site01`` loader over the repo's ``salt/_*`` folders, with a pillar folder of its own."""
+    pillar_dir = tmp_path_factory.mktemp("pillar")
     (pillar_dir / "top.sls").write_text("base:\n  '*':\n    - jetson\n")
-    (pillar_dir / "jetson.sls").write_text(json.dumps({"jetson": pillar}))
+    (pillar_dir / "jetson.sls").write_text(json.dumps({"jetson": {}}))
     factory = salt_factories.salt_minion_daemon(
         "site01",
         overrides={
@@ -29,9 +49,15 @@ def loaders(salt_factories, farm_dir, pillar):
             "utils_dirs": [str(SALT_DIR / "_utils")],
         },
     )
-    loaders = Loaders(factory.config.copy())
-    yield loaders
-    loaders.reset_state()
+    return FarmLoaders(factory.config.copy(), pillar_dir)
+
+
+@pytest.fixture
+def loaders(session_loaders, pillar):
+    """The session's loaders with ``pillar`` compiled, reset for this test and after it."""
+    session_loaders.set_pillar(pillar)
+    yield session_loaders
+    session_loaders.reset_state()
 
 
 @pytest.fixture

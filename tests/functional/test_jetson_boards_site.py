@@ -41,11 +41,6 @@ def site(loaders, farm_dir, pillar):
     unexport_under(farm_dir)
 
 
-def set_pillar(loaders, farm_dir, pillar):
-    (farm_dir / "pillar" / "jetson.sls").write_text(json.dumps({"jetson": pillar}))
-    loaders.reload_all()
-
-
 def present(loaders, **kwargs):
     return loaders.states.jetson_boards_site.present(name="jetson-boards", **kwargs)
 
@@ -127,7 +122,7 @@ def test_removing_a_board_parks_its_image_unexports_it_and_keeps_its_identity(lo
     pem = (farm_dir / "root" / "boards" / "jtk2" / "identity" / "minion.pem").read_bytes()
 
     del site["boards"]["jtk2"]
-    set_pillar(loaders, farm_dir, site)
+    loaders.set_pillar(site)
     would = retired(loaders, test=True)
     assert would.result is None, would
     assert would.changes == {"jtk2": {"unexport": True, "park": "alice/cuda-dev", "attic": True}}
@@ -159,7 +154,7 @@ def test_a_busy_booked_or_mid_switch_board_is_refused_with_the_reason(loaders, s
     assert present(loaders).result is True
     state = farm_dir / "root" / "state"
     del site["boards"]["jtk2"]
-    set_pillar(loaders, farm_dir, site)
+    loaders.set_pillar(site)
 
     loaders.modules.jetson_rootfs.set_bookings([{"image": "alice/cuda-dev", "board": "jtk2", "user": "alice",
                                                  "start": "2026-01-01T09:00:00+00:00",
@@ -223,7 +218,7 @@ def test_a_board_moved_to_another_site_is_retired_here(loaders, site, farm_dir):
     assert present(loaders).result is True
     site["sites"]["site02"] = dict(site["sites"]["site01"], minion="site02", root=str(farm_dir / "root2"))
     site["boards"]["jtk2"]["site"] = "site02"
-    set_pillar(loaders, farm_dir, site)
+    loaders.set_pillar(site)
     done = retired(loaders)
     assert done.result is True, done
     assert set(done.changes) == {"jtk2"}

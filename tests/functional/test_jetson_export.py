@@ -1,6 +1,5 @@
 """The jetson_export state (present/absent) through Salt's loader, on the kernel backend."""
 
-import json
 import pathlib
 import subprocess
 
@@ -49,13 +48,11 @@ def test_present_under_test_changes_nothing_and_says_what_would(states, nfsroot,
     assert not exports_file.exists()
 
 
-def test_present_under_test_sees_a_change_of_options(loaders, farm_dir, states, pillar, nfsroot,
-                                                      exports_file):
+def test_present_under_test_sees_a_change_of_options(loaders, states, pillar, nfsroot, exports_file):
     states.jetson_export.present(name="jtk1")
     text = exports_file.read_text()
     pillar["sites"]["site01"]["nfs"]["options"] = ["ro", "no_subtree_check"]
-    (farm_dir / "pillar" / "jetson.sls").write_text(json.dumps({"jetson": pillar}))
-    loaders.reload_all()
+    loaders.set_pillar(pillar)
     ret = loaders.states.jetson_export.present(name="jtk1", test=True)
     assert ret.result is None
     assert ret.changes == {"live": "re-exported", "file": f"updated in {exports_file}"}

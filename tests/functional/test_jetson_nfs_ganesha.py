@@ -7,7 +7,6 @@ must not reach.
 """
 
 import dataclasses
-import json
 import pathlib
 
 import pytest
@@ -110,12 +109,11 @@ def test_unexport_makes_a_real_nfs_client_fail(modules, ganesha, pillar):  # noq
     assert modules.jetson_nfs.unexport("jtk1")["changed"] is False
 
 
-def test_changed_options_update_the_live_export(loaders, farm_dir, ganesha, pillar):  # noqa: F811
+def test_changed_options_update_the_live_export(loaders, ganesha, pillar):  # noqa: F811
     jtk1 = board(pillar)
     loaders.modules.jetson_nfs.export("jtk1")
     pillar["sites"]["site01"]["nfs"]["options"] = ["ro", "root_squash"]
-    (farm_dir / "pillar" / "jetson.sls").write_text(json.dumps({"jetson": pillar}))
-    loaders.reload_all()
+    loaders.set_pillar(pillar)
     ret = loaders.modules.jetson_nfs.export("jtk1")
     assert ret["changes"] == {"file": f"updated in {ganesha.exports_conf}",
                               "live": f"updated export id {jtk1.export_id}"}
@@ -135,8 +133,7 @@ def test_reload_serves_every_block_of_the_file_again(modules, ganesha, pillar): 
 def test_an_unreachable_ganesha_is_an_error_before_anything_changes(loaders, farm_dir, ganesha,  # noqa: F811
                                                                     pillar):
     pillar["sites"]["site01"]["nfs"]["ganesha_dbus"] = f"unix:path={farm_dir}/no-bus.sock"
-    (farm_dir / "pillar" / "jetson.sls").write_text(json.dumps({"jetson": pillar}))
-    loaders.reload_all()
+    loaders.set_pillar(pillar)
     before = ganesha.exports_conf.read_text()
     for call in (lambda: loaders.modules.jetson_nfs.export("jtk1"),
                  lambda: loaders.modules.jetson_nfs.is_exported("jtk1")):

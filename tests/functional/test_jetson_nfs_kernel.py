@@ -7,7 +7,6 @@ withdraws every export it made; /etc/exports is never touched.
 import concurrent.futures
 import copy
 import hashlib
-import json
 import pathlib
 import subprocess
 
@@ -60,11 +59,6 @@ def _withdraw_our_exports(farm_dir):
 
 def board(pillar, name="jtk1"):
     return Inventory.load(pillar).board(name)
-
-
-def set_pillar(loaders, farm_dir, pillar):
-    (farm_dir / "pillar" / "jetson.sls").write_text(json.dumps({"jetson": pillar}))
-    loaders.reload_all()
 
 
 def test_export_applies_the_board_live_with_its_stable_fsid_and_writes_one_line(modules, pillar,
@@ -135,7 +129,7 @@ def test_unexport_withdraws_a_client_the_farm_did_not_add(modules, pillar):
     assert jtk1.nfsroot not in exportfs_v()
 
 
-def test_export_replaces_a_stale_client_and_changed_options(modules, loaders, farm_dir, pillar, exports_file):
+def test_export_replaces_a_stale_client_and_changed_options(modules, loaders, pillar, exports_file):
     jtk1 = board(pillar)
     subprocess.run(["exportfs", "-o", "ro,fsid=4242", f"127.0.0.7/32:{jtk1.nfsroot}"], timeout=30, check=True)
     ret = modules.jetson_nfs.export("jtk1")
@@ -143,16 +137,16 @@ def test_export_replaces_a_stale_client_and_changed_options(modules, loaders, fa
     assert list(exportfs_v()[jtk1.nfsroot]) == [jtk1.ip]
     changed = copy.deepcopy(pillar)
     changed["sites"]["site01"]["nfs"]["options"] = ["ro", "no_subtree_check", "sync"]
-    set_pillar(loaders, farm_dir, changed)
+    loaders.set_pillar(changed)
     ret = loaders.modules.jetson_nfs.export("jtk1")
     assert ret["changes"] == {"live": "re-exported", "file": f"updated in {exports_file}"}
     assert "ro" in exportfs_v()[jtk1.nfsroot][jtk1.ip]
     assert "(ro,no_subtree_check,sync," in exports_file.read_text()
 
 
-def test_a_board_ip_that_exportfs_shows_by_name_stays_idempotent(loaders, farm_dir, pillar):
+def test_a_board_ip_that_exportfs_shows_by_name_stays_idempotent(loaders, pillar):
     pillar["boards"]["jtk1"]["ip"] = "127.0.0.1"
-    set_pillar(loaders, farm_dir, pillar)
+    loaders.set_pillar(pillar)
     jtk1 = board(pillar)
     assert loaders.modules.jetson_nfs.export("jtk1")["changes"]["live"] == "exported"
     # exportfs may list one address under another spelling once the same host is exported as
@@ -188,7 +182,7 @@ def test_a_missing_nfsroot_is_refused_and_nothing_changes(modules, pillar, expor
 def test_an_exports_file_exportfs_does_not_read_gives_a_warning(loaders, farm_dir, pillar):
     outside = farm_dir / "elsewhere.exports"
     pillar["sites"]["site01"]["nfs"]["exports_file"] = str(outside)
-    set_pillar(loaders, farm_dir, pillar)
+    loaders.set_pillar(pillar)
     ret = loaders.modules.jetson_nfs.export("jtk1")
     assert ret["changes"]["live"] == "exported"
     assert ret["warnings"] == [f"{outside} is not read by 'exportfs -ra' (only /etc/exports and "
@@ -212,7 +206,7 @@ def test_bad_board_names_are_refused(modules, pillar, name, message):
 def test_a_board_of_another_site_is_refused(loaders, farm_dir, pillar):
     pillar["sites"]["site02"] = {"minion": "site02", "root": str(farm_dir / "root2")}
     pillar["boards"]["jtk2"]["site"] = "site02"
-    set_pillar(loaders, farm_dir, pillar)
+    loaders.set_pillar(pillar)
     with pytest.raises(SaltInvocationError, match="board 'jtk2' is served by site 'site02', not by this "
                                                   "minion's site 'site01'"):
         loaders.modules.jetson_nfs.export("jtk2")
@@ -231,7 +225,7 @@ def test_a_board_of_another_site_is_refused(loaders, farm_dir, pillar):
 )
 def test_a_broken_nfs_section_is_refused_with_what_is_wrong(loaders, farm_dir, pillar, nfs, message):
     pillar["sites"]["site01"]["nfs"].update(nfs)
-    set_pillar(loaders, farm_dir, pillar)
+    loaders.set_pillar(pillar)
     for call in (lambda: loaders.modules.jetson_nfs.export("jtk1"), loaders.modules.jetson_nfs.exports):
         with pytest.raises(CommandExecutionError) as err:
             call()
