@@ -84,13 +84,18 @@ def unexport_under(folder):
                                check=False)
 
 
-@pytest.fixture
-def farm_dir():
-    """A fresh folder holding a site's root and the boards' nfsroots, on one file system."""
-    path = SCRATCH / uuid.uuid4().hex[:10]
+def fresh_folder(scratch=SCRATCH):
+    """A fixture's body: a fresh folder under ``scratch``, removed afterwards."""
+    path = scratch / uuid.uuid4().hex[:10]
     path.mkdir(parents=True)
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def farm_dir():
+    """A fresh folder holding a site's root and the boards' nfsroots, on one file system."""
+    yield from fresh_folder()
 
 
 def make_pillar(farm_dir, boards=("jtk1", "jtk2"), backend="kernel", **site_nfs):
