@@ -32,6 +32,12 @@ BOARD_MADE_IN = (
     (marker.PKI_DIR, re.compile(r"")),  # the minion's keys and the master's it cached (minion_master.pub)
 )
 
+# What every board's minion is told besides its master and id (docs/images.md, "The board's
+# minion config"): the farm never reads a board's mine, and with the mine on, each start also ran
+# a mine.update job at once, which on a slow board builds its loaders while the switch waits for
+# the board's answer.
+BOARD_MINION_OPTIONS = "mine_enabled: false\n"
+
 # Modes of the folders a swap may have to create (the rest: 0755).
 DIR_MODES = {"root": 0o700, "root/.ssh": 0o700, marker.PKI_DIR: 0o700}
 
@@ -79,7 +85,8 @@ def injections(inventory, board, image, user, switch_id, identity_dir):
     account = inventory.user(user)
     files = identity_files(identity_dir, board.name)
     minion_conf = f"# written by jetson-farm for board {board.name}\n" \
-                  f"master: {json.dumps(inventory.master)}\nid: {json.dumps(board.minion)}\n"
+                  f"master: {json.dumps(inventory.master)}\nid: {json.dumps(board.minion)}\n" \
+                  f"{BOARD_MINION_OPTIONS}"
     keys = "".join(f"{key}\n" for key in account.ssh_keys)
     authorized = f"# jetson-farm: {user} on {board.name} (switch {switch_id})\n{keys}"
     mark = {"board": board.name, "image": image, "user": user, "switch_id": switch_id}

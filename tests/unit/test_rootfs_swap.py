@@ -49,7 +49,7 @@ def test_swap_moves_the_image_in_and_injects_identity_keys_and_marker(site):
     root = lambda rel: os.path.join(nfsroot, rel)  # noqa: E731
     assert read(root(marker.MINION_ID)) == "jtk1\n"
     conf = yaml.safe_load(read(root(marker.MINION_CONF)))
-    assert conf == {"master": "127.0.0.1", "id": "jtk1"}
+    assert conf == {"master": "127.0.0.1", "id": "jtk1", "mine_enabled": False}
     assert read(root(marker.HOSTNAME)) == "jtk1\n"
     assert read(root("etc/salt/pki/minion/minion.pem")).endswith("jtk1-minion\n")
     assert stat.S_IMODE(os.lstat(root("etc/salt/pki/minion/minion.pem")).st_mode) == 0o400
