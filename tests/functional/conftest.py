@@ -3,9 +3,11 @@
 One set of loaders serves the whole session: their opts are the same for every test, and building
 them (grains, a sync, the state system) costs seconds. What a test may change is reset before
 each test: the ``jetson`` pillar is its own (``set_pillar``), and ``reload_all`` gives fresh
-modules, opts, ``__context__`` and cache dir, so no test sees another's leftovers.
+modules, opts, a fresh copy of the host's grains, ``__context__`` and cache dir, so no test sees
+another's leftovers.
 """
 
+import copy
 import json
 import pathlib
 import uuid
@@ -22,7 +24,17 @@ class FarmLoaders(Loaders):
 
     def __init__(self, opts, pillar_dir):
         self.pillar_dir = pillar_dir
+        self._session_grains = None
         super().__init__(opts)
+
+    @property
+    def grains(self):
+        """The host's grains, loaded once (the opts never change); each reload gets a fresh copy."""
+        if self._grains is None:
+            if self._session_grains is None:
+                self._session_grains = copy.deepcopy(Loaders.grains.fget(self))
+            self._grains = copy.deepcopy(self._session_grains)
+        return self._grains
 
     def set_pillar(self, pillar):
         """Make ``pillar`` the compiled ``jetson`` pillar, and reload every loader over it (fresh
