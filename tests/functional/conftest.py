@@ -4,15 +4,23 @@ One set of loaders serves the whole session: their opts are the same for every t
 them (grains, a sync, the state system) costs seconds. What a test may change is reset before
 each test: the ``jetson`` pillar is its own (``set_pillar``), and ``reload_all`` gives fresh
 modules, opts, a fresh copy of the host's grains, ``__context__`` and cache dir, so no test sees
-another's leftovers.
+another's leftovers. What the modules fire (``event.send``) reaches a minion event bus of the
+session's (``loaders.bus``), emptied before each test.
 """
 
 import copy
 import json
+import os
 import pathlib
+import socket
+import struct
+import threading
 import uuid
 
 import pytest
+import salt.transport
+import salt.utils.event
+import salt.utils.msgpack
 from saltfactories.utils.functional import Loaders
 
 from tests.conftest import SALT_DIR, make_pillar
@@ -20,10 +28,12 @@ from tests.key_pool import rsa_keys_once_a_session  # noqa: F401 (autouse fixtur
 
 
 class FarmLoaders(Loaders):
-    """Salt's functional loaders, whose ``jetson`` pillar is read from ``pillar_dir``."""
+    """Salt's functional loaders, whose ``jetson`` pillar is read from ``pillar_dir``, and whose
+    events go to ``bus`` (a MinionEventBus)."""
 
-    def __init__(self, opts, pillar_dir):
+    def __init__(self, opts, pillar_dir, bus):
         self.pillar_dir = pillar_dir
+        self.bus = bus
         self._session_grains = None
         super().__init__(opts)
 
@@ -41,6 +51,54 @@ class FarmLoaders(Loaders):
         modules, opts, ``__context__`` and cache dir)."""
         (self.pillar_dir / "jetson.sls").write_text(json.dumps({"jetson": pillar}))
         self.reload_all()
+
+
+class MinionEventBus:
+    """The pull socket of a running minion's event bus, where ``event.send`` writes; it keeps
+    each ``(tag, data)`` fired. Without it every send would wait out Salt's 1 s connect timeout
+    and fail, as no minion daemon runs here."""
+
+    def __init__(self, opts):
+        self.path = salt.transport.ipc_publish_server("minion", opts).pull_path
+        self.fired = []
+        self._arrived = threading.Condition()
+        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._server.bind(self.path)
+        self._server.listen()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                connection, _ = self._server.accept()
+            except OSError:  # closed
+                return
+            threading.Thread(target=self._read, args=(connection,), daemon=True).start()
+
+    def _read(self, connection):
+        buffer = b""
+        with connection:
+            while chunk := connection.recv(65536):
+                buffer += chunk
+                # Salt's IPC frame: a 4-byte big-endian length, then msgpack {"head", "body"}.
+                while len(buffer) >= 4 and len(buffer) >= 4 + (size := struct.unpack(">I", buffer[:4])[0]):
+                    frame = salt.utils.msgpack.loads(buffer[4:4 + size], raw=False)
+                    buffer = buffer[4 + size:]
+                    with self._arrived:
+                        self.fired.append(salt.utils.event.SaltEvent.unpack(frame["body"]))
+                        self._arrived.notify_all()
+
+    def wait_for(self, tag, timeout=30):
+        """The data of the first event fired with ``tag``, waiting for it up to ``timeout`` s."""
+        with self._arrived:
+            found = self._arrived.wait_for(lambda: [data for name, data in self.fired if name == tag],
+                                           timeout)
+        assert found, f"no event {tag} within {timeout}s; fired: {self.fired}"
+        return found[0]
+
+    def close(self):
+        self._server.close()
+        os.unlink(self.path)
 
 
 @pytest.fixture(scope="session")
@@ -61,13 +119,16 @@ def session_loaders(salt_factories, tmp_path_factory):
             "utils_dirs": [str(SALT_DIR / "_utils")],
         },
     )
-    return FarmLoaders(factory.config.copy(), pillar_dir)
+    bus = MinionEventBus(factory.config)
+    yield FarmLoaders(factory.config.copy(), pillar_dir, bus)
+    bus.close()
 
 
 @pytest.fixture
 def loaders(session_loaders, pillar):
     """The session's loaders with ``pillar`` compiled, reset for this test and after it."""
     session_loaders.set_pillar(pillar)
+    session_loaders.bus.fired.clear()
     yield session_loaders
     session_loaders.reset_state()
 

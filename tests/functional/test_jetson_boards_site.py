@@ -60,6 +60,7 @@ def test_present_under_test_changes_nothing_then_applies_once(loaders, site, far
     done = present(loaders)
     assert done.result is True, done
     assert set(done.changes) == {"jtk1", "jtk2"}
+    assert loaders.bus.wait_for("jetson/site/enroll")["boards"] == ["jtk1", "jtk2"]  # the master's prompt
     identity = farm_dir / "root" / "boards" / "jtk1" / "identity"
     assert stat.S_IMODE((identity / "minion.pem").stat().st_mode) == 0o600
     record = json.loads((farm_dir / "root" / "boards" / "jtk1" / "board.json").read_text())
