@@ -73,9 +73,9 @@ def test_a_board_still_up_is_powered_off_then_found_down(modules, pdu, segment):
 
 def test_no_hard_power_fails_naming_what_held_and_touches_nothing(modules, pdu, segment):
     with pytest.raises(CommandExecutionError) as err:
-        modules.jetson_power.ensure_down("jtk2", timeout=2)
+        modules.jetson_power.ensure_down("jtk2", timeout=1)
     message = str(err.value)
-    assert message.startswith("board jtk2, power driver salt: the board is still up after 2s and this "
+    assert message.startswith("board jtk2, power driver salt: the board is still up after 1s and this "
                               "driver has no hard power, so nothing was touched: ")
     assert f"it answers ping at {board_ips(segment)[1]}" in message
     assert pdu.requests == [] and pdu.power(1) == "on"
@@ -83,9 +83,9 @@ def test_no_hard_power_fails_naming_what_held_and_touches_nothing(modules, pdu, 
 
 def test_a_board_that_stays_up_after_the_hard_off_fails_clearly(modules, pdu, segment):
     with pytest.raises(CommandExecutionError) as err:
-        modules.jetson_power.ensure_down("jtk3", timeout=2)
+        modules.jetson_power.ensure_down("jtk3", timeout=1)
     message = str(err.value)
-    assert message.startswith("board jtk3, power driver http: the board is still up 2s after a hard off ")
+    assert message.startswith("board jtk3, power driver http: the board is still up 1s after a hard off ")
     assert f"it answers ping at {board_ips(segment)[2]}" in message
     assert pdu.requests == [("GET", "/outlet/3/off")]
 
@@ -94,7 +94,7 @@ def test_a_pdu_failing_during_the_escalation_is_a_clear_error(modules, pdu):
     pdu.set_fault("error")
     with pytest.raises(CommandExecutionError, match=r"board jtk1, power driver http: off failed: "
                                                     r"http://127.0.0.1:\d+/outlet/1/off answered 500"):
-        modules.jetson_power.ensure_down("jtk1", timeout=2)
+        modules.jetson_power.ensure_down("jtk1", timeout=1)
 
 
 def test_a_bad_timeout_is_refused(modules, pdu):
