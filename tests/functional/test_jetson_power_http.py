@@ -88,12 +88,14 @@ def test_a_pdu_answering_500_is_a_clear_error(modules, pdu):
                               "answered 500 Internal Server Error")
 
 
-def test_a_pdu_that_hangs_times_out_with_a_clear_error(modules, pdu):
+def test_a_pdu_that_hangs_times_out_with_a_clear_error(loaders, pillar, pdu):
+    pillar["boards"]["jtk1"]["power"]["timeout"] = 1
+    loaders.set_pillar(pillar)
     pdu.set_fault("hang")
     with pytest.raises(CommandExecutionError) as err:
-        modules.jetson_power.off("jtk1")
+        loaders.modules.jetson_power.off("jtk1")
     assert str(err.value) == (f"board jtk1, power driver http: off failed: {pdu.url(1, 'off')} "
-                              "did not answer within 2s")
+                              "did not answer within 1s")
 
 
 def test_unknown_board_is_a_clear_error(modules, pdu):
