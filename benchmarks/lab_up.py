@@ -2,7 +2,7 @@
 """Benchmark: ``jetson-lab up`` of a fresh lab of N boards, phase by phase, then ``down --purge``.
 
 For each size it brings a lab up in a scratch folder under /var/tmp, and prints the wall time of
-each phase (from the lab's own log lines: starting daemons, syncing modules, enrolling boards,
+each phase (from the lab's own log lines: starting daemons, enrolling boards,
 placing default images, powering on and waiting for the minions), the total, the CPU seconds of
 the ``jetson-lab up`` process tree (its Salt CLI children included, not the daemons) and the load
 average before it started: on a busy machine the wall times say little, the CPU seconds more.
@@ -22,9 +22,8 @@ import time
 import uuid
 
 BIN = pathlib.Path(sys.executable).parent
-PHASES = [("starting the supervisor", "daemons"), ("syncing modules", "sync"),
-          ("enrolling boards", "enroll"), ("placing default images", "place"),
-          ("powering boards on", "power+wait")]
+PHASES = [("starting the supervisor", "daemons"), ("enrolling boards", "enroll"),
+          ("placing default images", "place"), ("powering boards on", "power+wait")]
 
 
 def _stamp(line):

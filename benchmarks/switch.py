@@ -223,9 +223,6 @@ def main():
             raise SystemExit(f"jetson-lab up failed: {out[-3000:]}")
     bench = Bench(lab_dir)
     try:
-        for code, _, out in (bench.salt_run("saltutil.sync_all"), bench.salt("site01", "saltutil.sync_all")):
-            if code != 0:
-                raise SystemExit(f"sync failed: {out[-2000:]}")
         boards = sorted(bench.config.boards, key=lambda b: int(b[3:]))
         bench.clone_images(boards[: max(sizes)])
         boot = statistics.median(bench.boot_together(boards[:1]) for _ in range(3))

@@ -33,8 +33,6 @@ HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 PEM_RE = re.compile(r"^-----BEGIN [A-Z ]+-----\n[A-Za-z0-9+/=\n]+-----END [A-Z ]+-----\n?$")
 PACKAGE_DIR = pathlib.Path(__file__).resolve().parent
 BOARD_MODULES = PACKAGE_DIR / "board_modules"
-# The board grain lives in the repository's salt/_grains; a real image would ship it or sync it.
-BOARD_GRAIN = PACKAGE_DIR.parent / "salt" / "_grains" / "jetson.py"
 
 REQUIRED = (marker.MINION_ID, marker.MINION_CONF, f"{marker.PKI_DIR}/minion.pem",
             f"{marker.PKI_DIR}/minion.pub")
@@ -143,12 +141,11 @@ def prepare_runtime(run_dir, files, control_socket):
     hostname = files.get(marker.HOSTNAME, b"").decode(errors="replace").strip()
     if HOSTNAME_RE.match(hostname):
         _write(root / marker.HOSTNAME, f"{hostname}\n".encode())
-    modules, grains = run_dir / "extmods" / "modules", run_dir / "extmods" / "grains"
+    # Only the lab's own system module: the board grain comes, as the site's modules do, through
+    # the jetson-farm package's salt.loader entry point (the lab's minions run from its Python).
+    modules = run_dir / "extmods" / "modules"
     modules.mkdir(parents=True)
-    grains.mkdir(parents=True)
     shutil.copy(BOARD_MODULES / "system.py", modules / "system.py")
-    if BOARD_GRAIN.is_file():
-        shutil.copy(BOARD_GRAIN, grains / "jetson.py")
     (run_dir / "log").mkdir(exist_ok=True)
     config = minion_config(run_dir, minion_id, master, port, control_socket)
     conf_dir = run_dir / "etc" / "salt"
@@ -172,7 +169,6 @@ def minion_config(run_dir, minion_id, master, port, control_socket):
         "log_file": f"{run_dir}/log/minion",
         "log_level_logfile": "info",
         "module_dirs": [f"{run_dir}/extmods/modules"],
-        "grains_dirs": [f"{run_dir}/extmods/grains"],
         "jetson_root": f"{run_dir}/root",
         "lab_control_socket": str(control_socket),
         # Fast start and fast reconnect: the benchmark counts a board's boot time.

@@ -124,13 +124,12 @@ def up(lab_dir, boards=None, name=None, wait=True, vm_boards=None, sites=None):
     log.info("lab %s: starting the supervisor and Ganesha", config.name)
     daemons.start("lab supervisor", [sys.executable, "-m", "jetson_lab.supervisor", config.dir],
                   _pid_file(config, "supervisor"), config.path / "logs" / "supervisor.log")
+    drop_synced_copies(config)
     daemons.start("salt-master", [str(saltconf.BIN / "salt-master"), "-c", str(config.master_dir)],
                   _pid_file(config, "master"), config.path / "logs" / "master.out")
     with ThreadPoolExecutor(max_workers=MAX_SITES) as pool:
         list(pool.map(lambda site: start_site_minion(config, site), config.site_names))
     _wait_socket(config.socket_path)
-    log.info("lab %s: syncing modules", config.name)
-    sync_modules(config)
     if config.vm_boards:
         vm_farm.build_images(config, lambda args, timeout: salt(config, args, timeout=timeout))
     log.info("lab %s: enrolling boards", config.name)
@@ -149,6 +148,19 @@ def up(lab_dir, boards=None, name=None, wait=True, vm_boards=None, sites=None):
         wait_for_minions(config, config.all_boards, timeout)
     return {"lab": config.name, "dir": config.dir, "boards": config.boards, "vm_boards": config.vm_boards,
             "bridge": net.bridge, "address": net.bridge_addr, "gaps": gaps}
+
+
+def drop_synced_copies(config):
+    """Empty the ``extension_modules`` of each lab daemon about to start.
+
+    The lab's master and site minions load this project's modules through the installed
+    package's ``salt.loader`` entry point, as a user's do; a copy synced into a lab dir by an
+    older lab would come first in Salt's search order and hide it.
+    """
+    for name, daemon_dir in [("master", config.master_dir),
+                             *((site, config.minion_dir(site)) for site in config.site_names)]:
+        if not daemons.read_pid(_pid_file(config, name)):
+            shutil.rmtree(daemon_dir / "cache" / "extmods", ignore_errors=True)
 
 
 def accept_site_minion(config, site=SITE_MINION):
@@ -232,23 +244,6 @@ def wait_for_boards_ready(config, timeout):
                            + "; ".join(f"{r['board']} {r['minion']} {r.get('boot_error') or ''}".strip()
                                        for r in waiting))
         time.sleep(0.2)
-
-
-def sync_modules(config):
-    """``saltutil.sync_all`` on the master (its runners) and on every site minion, side by side:
-    neither needs the other's, and each CLI mostly waits."""
-    def sync(site):
-        if site is None:
-            what, result = "salt-run saltutil.sync_all", salt_run(config, ["saltutil.sync_all"])
-        else:
-            what = f"salt {site} saltutil.sync_all"
-            result = salt(config, ["-t", "300", site, "saltutil.sync_all"], timeout=600)
-        code, _, out = result
-        if code != 0:
-            raise LabError(f"{what} failed: {out.strip()[-500:]}")
-
-    with ThreadPoolExecutor(max_workers=MAX_SITES + 1) as pool:
-        list(pool.map(sync, [None, *config.site_names]))
 
 
 def enroll_boards(config):

@@ -17,18 +17,6 @@ import salt.utils.event
 from jetson_farm.switch import STEPS
 
 
-def prepared(lab):
-    """The lab with the repo's runner and site modules synced (once per lab)."""
-    if not getattr(lab, "_runner_synced", False):
-        # -t: a site minion on a loaded machine may not answer salt's 5 s default, even to find_job.
-        synced = (lab.salt_run(["saltutil.sync_all"]),
-                  lab.salt(["-t", "120", lab.site, "saltutil.sync_all"], timeout=300))
-        for result in synced:
-            assert result.returncode == 0, result
-        lab._runner_synced = True
-    return lab
-
-
 def orchestrate(lab, sls, pillar, timeout=900):
     """``salt-run state.orch <sls> pillar=<json>``: a lab Result."""
     return lab.salt_run(["state.orch", sls, f"pillar={json.dumps(pillar)}"], timeout=timeout)

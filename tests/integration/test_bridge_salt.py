@@ -26,13 +26,6 @@ SECRET = "api-shared-secret"
 
 
 @pytest.fixture(scope="module")
-def runners(salt_master):
-    ret = salt_master.salt_run_cli(timeout=120).run("saltutil.sync_all")
-    assert ret.returncode == 0, ret
-    return salt_master
-
-
-@pytest.fixture(scope="module")
 def radicale(tmp_path_factory):
     with Radicale(tmp_path_factory.mktemp("radicale")) as server:
         yield server
@@ -194,8 +187,6 @@ def api(salt_factories, tmp_path_factory):
     }
     master = salt_factories.salt_master_daemon("bridge-api-master", overrides=overrides)
     with master.started():
-        ret = master.salt_run_cli(timeout=120).run("saltutil.sync_all")
-        assert ret.returncode == 0, ret
         with master.salt_api_daemon().started():
             yield f"http://127.0.0.1:{port}"
 

@@ -19,8 +19,7 @@ import yaml
 
 from tests.bridge_events import booking_ics
 from tests.caldav_servers import Radicale
-from tests.lab_fixture import lab  # noqa: F401  (the session's lab)
-from tests.switch_helpers import prepared
+from tests.lab_fixture import lab_session  # noqa: F401  (the session's lab)
 
 BIN = Path(sys.executable).parent
 NOISE = ("Traceback", "unclosed", "Warning", "WARNING")
@@ -37,40 +36,35 @@ def run(argv, timeout=900):
     return proc
 
 
-def salt_run(rig, *args):
+def salt_run(lab, *args):
     """``salt-run -c <lab master> ARGS`` exactly as an admin types it: default outputter and log level."""
-    return run([BIN / "salt-run", "-c", rig.master_dir, *args])
+    return run([BIN / "salt-run", "-c", lab.master_dir, *args])
 
 
-def default(rig, board):
-    return rig.pillar["boards"][board]["image"]
+def default(lab, board):
+    return lab.pillar["boards"][board]["image"]
 
 
-@pytest.fixture
-def rig(lab):  # noqa: F811
-    return prepared(lab)
-
-
-def test_switch_status_and_release_print_nothing_on_stderr(rig):
+def test_switch_status_and_release_print_nothing_on_stderr(lab):
     board, image = "jtk2", "bob/ros"
     try:
-        switched = salt_run(rig, "state.orch", "jetson.switch",
+        switched = salt_run(lab, "state.orch", "jetson.switch",
                             "pillar=" + json.dumps({"board": board, "image": image}))
         assert switched.returncode == 0, switched.stdout[-3000:] + switched.stderr[-3000:]
         assert noise(switched.stderr) == [], switched.stderr[-5000:]
 
-        status = salt_run(rig, "jetson.status")
+        status = salt_run(lab, "jetson.status")
         assert status.returncode == 0, status.stderr[-3000:]
         assert noise(status.stderr) == [], status.stderr[-5000:]
         assert image in status.stdout
 
-        as_json = rig.salt_run(["jetson.status"])
+        as_json = lab.salt_run(["jetson.status"])
         assert (as_json.data[board]["state"], as_json.data[board]["image"]) == ("up", image)
     finally:
-        released = salt_run(rig, "state.orch", "jetson.release", "pillar=" + json.dumps({"board": board}))
+        released = salt_run(lab, "state.orch", "jetson.release", "pillar=" + json.dumps({"board": board}))
     assert released.returncode == 0, released.stdout[-3000:] + released.stderr[-3000:]
     assert noise(released.stderr) == [], released.stderr[-5000:]
-    assert rig.salt_run(["jetson.status"]).data[board]["image"] == default(rig, board)
+    assert lab.salt_run(["jetson.status"]).data[board]["image"] == default(lab, board)
 
 
 @pytest.fixture
@@ -84,7 +78,7 @@ def sync(config, *args):
     return proc
 
 
-def test_a_nightly_bridge_run_prints_nothing_on_stderr(rig, radicale, tmp_path):
+def test_a_nightly_bridge_run_prints_nothing_on_stderr(lab, radicale, tmp_path):
     board, user, image = "jtk3", "alice", "cuda-dev"
     secret = tmp_path / "caldav.secret"
     secret.write_text(radicale.passwords["bridge"])
@@ -93,8 +87,8 @@ def test_a_nightly_bridge_run_prints_nothing_on_stderr(rig, radicale, tmp_path):
         "caldav": {"url": radicale.url, "username": "bridge", "password_file": str(secret)},
         "calendar_template": "{user}/boards/",
         "lead_time": "3h",
-        "salt": {"mode": "local", "master_config": str(rig.master_dir / "master"), "timeout": 900},
-        "inventory": {"salt_minion": rig.site},
+        "salt": {"mode": "local", "master_config": str(lab.master_dir / "master"), "timeout": 900},
+        "inventory": {"salt_minion": lab.site},
         "ledger": str(tmp_path / "ledger.sqlite"),
     }))
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
@@ -109,8 +103,8 @@ def test_a_nightly_bridge_run_prints_nothing_on_stderr(rig, radicale, tmp_path):
         assert noise(booked.stderr) == [], booked.stderr[-5000:]
     finally:
         ended = sync(config, "--now", (end + timedelta(minutes=1)).isoformat())
-        rig.restore(board)
+        lab.restore(board)
     assert ended.returncode == 0, ended.stdout[-3000:] + ended.stderr[-5000:]
     assert "release 1" in ended.stdout, ended.stdout
     assert noise(ended.stderr) == [], ended.stderr[-5000:]
-    assert rig.salt_run(["jetson.status"]).data[board]["image"] == default(rig, board)
+    assert lab.salt_run(["jetson.status"]).data[board]["image"] == default(lab, board)

@@ -13,14 +13,13 @@ import json
 import pytest
 
 from tests.lab_fixture import BIN, lab  # noqa: F401
-from tests.switch_helpers import EventWatch, prepared, sessions, start_orchestrate, state_of, where_images
+from tests.switch_helpers import EventWatch, sessions, start_orchestrate, state_of, where_images
 
 IMAGE = "alice/cuda-dev"
 
 
 @pytest.fixture
 def rig(lab):  # noqa: F811
-    prepared(lab)
     watch = EventWatch(lab, prefixes=("jetson/", "salt/job/", "salt/run/"))
     saved = lab.pillar
     yield lab, watch

@@ -1,4 +1,8 @@
-"""The board grain ``jetson_marker``: the marker of the booted image, or {} without one."""
+"""The board grain ``jetson_marker``: the marker of the booted image, or {} without one.
+
+The lab syncs nothing: its boards and site minion load the grain, as its master and site load
+the runner and modules, through the package's ``salt.loader`` entry point.
+"""
 
 from tests.lab_fixture import lab_session  # noqa: F401
 
@@ -14,10 +18,14 @@ def test_a_board_reports_the_marker_of_the_image_it_booted(lab):
         "board": "jtk3", "image": state["image"], "user": state["user"], "switch_id": state["switch_id"]}}
 
 
+def test_the_lab_daemons_run_what_ships_with_no_synced_copy(lab):
+    versions = lab.salt_run(["jetson.check"]).data["versions"]
+    assert versions["master"]["synced"] == versions[lab.site]["synced"] == {}, versions
+
+
 def test_a_minion_without_a_marker_reports_an_empty_dict(lab):
-    # The site server is no board: its / holds no marker.
-    result = lab.salt([lab.site, "saltutil.sync_grains"])
-    assert result.returncode == 0, result
+    # The site server is no board: its / holds no marker. It loaded the grain at its start, as it
+    # did the site modules, through the package's entry point: nothing is synced.
     result = lab.salt([lab.site, "grains.get", "jetson_marker"])
     assert result.returncode == 0, result
     assert result.of(lab.site) == {}

@@ -14,7 +14,7 @@ import pytest
 
 from tests.jump_host import NEEDS_SSH, Jump
 from tests.lab_fixture import lab_session  # noqa: F401
-from tests.switch_helpers import marker, orchestrate, prepared, where_images
+from tests.switch_helpers import marker, orchestrate, where_images
 from tests.unit.test_rootfs_tarball import make_tar, member, sample_members
 
 BOARD = "jtk1"
@@ -55,7 +55,6 @@ def jump(lab):
 
 
 def test_a_tarball_imported_over_ssh_boots_on_a_lab_board(lab, jump, tmp_path):
-    lab = prepared(lab)
     site = lab.site_of(BOARD)
     applied = lab.salt([site, "state.apply", "jetson.users"], timeout=300)
     assert applied.returncode == 0, applied

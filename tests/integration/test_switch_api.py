@@ -18,7 +18,7 @@ import requests
 
 from tests.caldav_servers import free_port
 from tests.lab_fixture import BIN, UP_TIMEOUT, _bring_up, _tear_down
-from tests.switch_helpers import EventWatch, prepared, sessions, state_of
+from tests.switch_helpers import EventWatch, sessions, state_of
 
 BOARD = "jtk1"
 IMAGE = "alice/cuda-dev"
@@ -48,7 +48,6 @@ def api_lab(tmp_path_factory):
     })
     proc = None
     try:
-        prepared(lab)
         proc = subprocess.Popen([str(BIN / "salt-api"), "-c", str(lab.master_dir)], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
         url = f"http://127.0.0.1:{port}"

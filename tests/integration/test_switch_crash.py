@@ -17,7 +17,6 @@ from tests.switch_helpers import (
     kill_run,
     marker,
     orchestrate,
-    prepared,
     sessions,
     start_orchestrate,
     state_and_images,
@@ -35,7 +34,6 @@ STEP_JOBS = {"stop": "jetson_power.stop_many", "down": "jetson_power.ensure_down
 
 @pytest.fixture(scope="module")
 def rig(lab):  # noqa: F811
-    prepared(lab)
     yield lab
     ret = orchestrate(lab, "jetson.release", {"board": BOARD})
     assert ret.returncode == 0, ret.stdout[-3000:]

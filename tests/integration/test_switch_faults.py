@@ -12,12 +12,11 @@ import subprocess
 import pytest
 
 from tests.lab_fixture import lab  # noqa: F401
-from tests.switch_helpers import EventWatch, orchestrate, prepared, sessions, state_of, where_images
+from tests.switch_helpers import EventWatch, orchestrate, sessions, state_of, where_images
 
 
 @pytest.fixture
 def rig(lab):  # noqa: F811
-    prepared(lab)
     watch = EventWatch(lab)
     saved = lab.pillar
     yield lab, watch

@@ -16,7 +16,6 @@ from tests.switch_helpers import (
     markers,
     orchestrate,
     places_of,
-    prepared,
     sessions,
     site_job,
     start_orchestrate,
@@ -30,7 +29,6 @@ from tests.switch_helpers import (
 
 @pytest.fixture
 def farm(lab):  # noqa: F811
-    prepared(lab)
     watch = EventWatch(lab)
     yield lab, watch
     watch.close()

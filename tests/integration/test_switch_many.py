@@ -28,7 +28,6 @@ from tests.switch_helpers import (
     last_sessions,
     markers,
     orchestrate,
-    prepared,
     state_of,
     states_of,
     where_images,
@@ -44,8 +43,8 @@ USERS = {board: f"user{board[3:]}" for board in COPY_BOARDS}  # jtk1 -> user1 ..
 
 @pytest.fixture(scope="module")
 def lab(many_board_lab):  # noqa: F811
-    """The 12-board lab, synced, with the copies' users and a shared image no site holds."""
-    lab = prepared(many_board_lab)
+    """The 12-board lab, with the copies' users and a shared image no site holds."""
+    lab = many_board_lab
     pillar = lab.pillar
     for user in USERS.values():
         pillar["users"][user] = {"email": f"{user}@example.org", "quota_gb": 1}

@@ -19,7 +19,6 @@ from tests.switch_helpers import (
     markers,
     orchestrate,
     places_of,
-    prepared,
     site_job,
     together,
 )
@@ -32,7 +31,7 @@ FIRST = {"jtk1": "alice/cuda-dev", "jtk2": "bob/ros", "jtk3": "alice/cuda-dev", 
 def two_sites():
     lab = _bring_up(["--sites", 2, "--boards", 4], 2 * UP_TIMEOUT)
     try:
-        yield prepared(lab)
+        yield lab
     finally:
         _tear_down(lab.dir)
 

@@ -66,6 +66,8 @@ def test_the_runtime_dir_holds_everything_and_config_points_nowhere_else(tmp_pat
         assert path == str(run_dir) or path.startswith(str(run_dir) + "/"), path
     assert (run_dir / "etc/salt/pki/minion/minion.pem").stat().st_mode & 0o777 == 0o600
     assert (run_dir / "extmods/modules/system.py").is_file()
+    # No copy of the board grain: it comes through the package's salt.loader entry point.
+    assert not (run_dir / "extmods/grains").exists() and "grains_dirs" not in config
     # The marker reaches the grain re-serialised from its known keys only.
     assert marker.read_marker(config["jetson_root"]) == {
         "board": "jtk1", "image": "alice/cuda-dev", "user": "alice", "switch_id": "s1"}
