@@ -9,7 +9,8 @@ each booted from its own default image ``admin/l4t-base-<board>``. Helpers run t
 against that master with argument lists and ``--out=json``; each returns a :class:`Result`.
 
 Tests that power a board off, inject a fault or change its nfsroot must give it back as they
-found it: ``lab.restore(board)`` clears faults, powers it on and waits for its minion.
+found it: ``lab.restore(board)`` clears faults, powers it on and waits for its minion
+(``wait=False`` where the next test powers the board off first).
 
 ``many_board_lab`` is a lab of 12 boards, one per module that uses it (the switches of many
 boards at once, tests/integration/test_switch_many.py).
@@ -183,11 +184,13 @@ class Lab:
         self.wait_for(lambda: self.status(board)["minion"] == "ready", f"{board}'s minion starting", timeout)
         self.wait_for(lambda: self.minion_answers(board), f"{board}'s minion answering", timeout)
 
-    def restore(self, board):
-        """Clear the board's faults, power it on and wait for its minion."""
+    def restore(self, board, wait=True):
+        """Clear the board's faults, power it on and wait for its minion (``wait=False``: where
+        the next test powers the board off first, or waits for it itself)."""
         self.fault(board, "clear")
         self.power(board, "on")
-        self.wait_up(board)
+        if wait:
+            self.wait_up(board)
 
 
 def _lab_cli(args, timeout):

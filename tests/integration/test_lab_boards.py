@@ -84,7 +84,7 @@ def test_system_poweroff_on_the_board_leaves_it_off(lab):
         lab.wait_for(lambda: lab.status(BOARD)["power"] == "off", f"{BOARD} powering off")
         _off_everywhere(lab, BOARD)
     finally:
-        lab.restore(BOARD)
+        lab.restore(BOARD, wait=False)  # the next test powers it off first
 
 
 def test_an_unexported_nfsroot_never_brings_the_minion_up(lab):
@@ -123,7 +123,7 @@ def test_an_empty_nfsroot_never_brings_the_minion_up(lab):
         swapped = lab.salt([lab.site, "jetson_rootfs.swap", BOARD, image, "switch_id=lab-seed"])
         assert swapped.returncode == 0, swapped
         assert lab.salt([lab.site, "jetson_nfs.export", BOARD]).returncode == 0
-    lab.restore(BOARD)
+    lab.restore(BOARD, wait=False)  # the next test power-cycles it first
 
 
 def test_fault_no_boot_keeps_the_minion_down_until_cleared(lab):
@@ -167,7 +167,7 @@ def test_fault_stuck_on_ignores_soft_and_hard_power(lab):
         assert cleared["faults"] == []
         assert lab.power(BOARD, "off")["power"] == "off"
     finally:
-        lab.restore(BOARD)
+        lab.restore(BOARD, wait=False)  # the next test of BOARD powers it off first
 
 
 def test_bad_requests_get_clear_errors(lab):

@@ -3,8 +3,6 @@
 Each test leaves every board on its default image, up, with no fault, lease or quarantine.
 """
 
-import time
-
 import pytest
 
 from jetson_farm.switch import STEPS
@@ -169,8 +167,6 @@ def test_steps_are_numbered_in_the_events(farm):
     rig, watch = farm
     ret = orchestrate(rig, "jetson.release", {"board": "jtk1"})
     assert ret.returncode == 0, ret.stdout[-3000:]
-    deadline = time.monotonic() + 30
-    while len(watch.tags("jetson/switch/jtk1/")) < len(STEPS) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    watch.wait_for(f"jetson/switch/jtk1/{STEPS[-1]}")
     numbers = [data["number"] for tag, data in watch.events if tag.startswith("jetson/switch/jtk1/")]
     assert numbers == list(range(len(STEPS)))
