@@ -149,8 +149,10 @@ def wait_up(site, bus, batch, on_up):
     would not bring them up.
 
     A board is up only when its own minion answers ``grains.get jetson_marker`` with this
-    switch's id, as the master's job cache holds the answer (rule 6: a start event or a return
-    event is anyone's to fire, and a marker in a start event's grains is never taken). It is
+    switch's id, as the master's job cache holds the answer, and the board's own address holds a
+    connection to the master's publish port (rule 6: a start event or a return event is anyone's
+    to fire, a marker in a start event's grains is never taken, and a minion may name another id
+    as the ``resource_id`` of its return). It is
     asked when its minion (re)starts after step 1 (a start event prompts the question, at most
     once per PROMPT_GAP), at once for a resumed switch, and else at growing intervals (POLL,
     doubled up to POLL_MAX) in case an event was missed. A board is never asked again while its
@@ -178,6 +180,15 @@ def wait_up(site, bus, batch, on_up):
         wanted = pending[name].switch_id if name in pending else None
         return isinstance(marker, dict) and wanted is not None and marker.get("switch_id") == wanted
 
+    def from_the_board(s, connected):
+        # Salt stores a return under the id a minion names as its resource_id, unchecked: only
+        # the board's own address connected to the master proves that the board itself is up.
+        if s.board.ip in connected:
+            return True
+        log.warning("%s answered with the marker of switch %s while no connection from %s reaches "
+                    "the master: not taken (forged by another minion?)", s.name, s.switch_id, s.board.ip)
+        return False
+
     asks = []  # the marker questions still open: a busy minion may answer late
     power_looked = began
     seen_on = set()  # boards whose driver said "on" during this wait
@@ -192,9 +203,11 @@ def wait_up(site, bus, batch, on_up):
         if asking:
             asks.append(site.ask_markers(asking))
         for ask in asks:
-            for name, marker in site.markers(ask).items():
+            answers = site.markers(ask)
+            connected = bus.connected_addresses() if answers else set()
+            for name, marker in answers.items():
                 open_ask.discard(name)
-                if is_up(name, marker):
+                if is_up(name, marker) and from_the_board(pending[name], connected):
                     on_up(pending.pop(name), round(time.monotonic() - began, 3))
         now = time.monotonic()
         if now >= power_looked + POWER_POLL:

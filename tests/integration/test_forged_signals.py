@@ -5,10 +5,15 @@ Each forgery is what a board can send: ``salt jtk2 event.fire_master`` with ``pr
 holding the ``events`` form, where tag and data (``id`` included) are the sender's to write.
 - a start event of jtk1 carrying this switch's marker, while jtk1 cannot boot;
 - a return of jtk1 to the engine's own ``grains.get`` job, while jtk1 cannot boot;
+- the same return sent as a raw ``_return`` request with jtk2's key naming jtk1 as its
+  ``resource_id``, which Salt stores in its job cache as jtk1's;
 - ``jetson/site/enroll`` as if from site01, after ``salt-key -d jtk3``.
 """
 
 import json
+import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -16,6 +21,7 @@ from tests.lab_fixture import BIN, lab  # noqa: F401
 from tests.switch_helpers import EventWatch, sessions, start_orchestrate, state_of, where_images
 
 IMAGE = "alice/cuda-dev"
+REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -86,6 +92,24 @@ def test_a_forged_return_to_the_engines_marker_question_is_ignored(rig):
         forge(farm, f"salt/job/{job['jid']}/ret/jtk1",
               {"jid": job["jid"], "id": "jtk1", "cmd": "_return", "fun": "grains.get",
                "fun_args": ["jetson_marker"], "return": marker_of(lease), "retcode": 0, "success": True})
+
+    switch_a_board_that_cannot_boot(farm, watch, forgery)
+
+
+def test_a_return_filed_under_jtk1_by_resource_id_does_not_bring_it_up(rig):
+    farm, watch = rig
+
+    def forgery(lease):
+        job = watch.wait_for_job("grains.get", minion="jtk1")
+        load = {"jid": job["jid"], "resource_id": "jtk1", "fun": "grains.get", "fun_args": ["jetson_marker"],
+                "return": marker_of(lease), "retcode": 0, "success": True}
+        sent = subprocess.run(["ip", "netns", "exec", farm.config.network.netns("jtk2"), sys.executable,
+                               "-m", "tests.forge_return", str(farm.config.run_dir("jtk2") / "etc" / "salt"),
+                               json.dumps(load)], cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert sent.returncode == 0, sent.stderr[-2000:]
+        stored = farm._run([BIN / "salt-run", "-c", farm.master_dir, "--out=json", "jobs.lookup_jid",
+                            job["jid"]], 60)
+        assert stored.data.get("jtk1") == marker_of(lease), stored  # Salt filed it as jtk1's
 
     switch_a_board_that_cannot_boot(farm, watch, forgery)
 
