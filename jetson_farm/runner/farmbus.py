@@ -183,10 +183,13 @@ class FarmBus:
 
     def _drop(self, jid):
         with self._seen:
-            for table in (self._announced, self._taken, self._first_seen):
-                table.pop(jid, None)
-            self._mine.discard(jid)
+            self._remove(jid)
             self._forget(time.monotonic() - FORGET_AFTER)
+
+    def _remove(self, jid):
+        for table in (self._announced, self._taken, self._first_seen):
+            table.pop(jid, None)
+        self._mine.discard(jid)
 
     def call(self, minions, fun, *args, timeout=60, **kwargs):
         """Run ``fun`` on ``minions`` as one job and wait: as :meth:`collect`."""
@@ -196,9 +199,7 @@ class FarmBus:
 
     def _forget(self, before):
         for old in [j for j, seen in self._first_seen.items() if seen < before]:
-            for table in (self._announced, self._taken, self._first_seen):
-                table.pop(old, None)
-            self._mine.discard(old)
+            self._remove(old)
 
     def call_one(self, minion, fun, *args, timeout=60, **kwargs):
         """The return of ``fun`` on ``minion``; MinionError naming the minion if it failed or was silent."""
