@@ -62,7 +62,7 @@ class LabBoard:
                 self._generation += 1
                 self._since = time.time()
                 self._boot_error = None
-                network.set_board_link(self.net, self.name, self.index, up=True)
+                self._set_link(True)
                 threading.Thread(target=self._boot_loop, args=(self._generation,), daemon=True,
                                  name=f"boot-{self.name}").start()
                 log.info("%s powered on", self.name)
@@ -134,7 +134,11 @@ class LabBoard:
         self._minion = self._holder = None
         if soft:
             time.sleep(SOFT_LINK_DELAY)
-        network.set_board_link(self.net, self.name, self.index, up=False)
+        self._set_link(False)
+
+    def _set_link(self, up):
+        """The board's network link follows its power (its veth pair on the lab's bridge)."""
+        network.set_board_link(self.net, self.name, self.index, up=up)
 
     @staticmethod
     def _kill(proc):

@@ -101,14 +101,14 @@ class MinionEventBus:
         os.unlink(self.path)
 
 
-@pytest.fixture(scope="session")
-def session_loaders(salt_factories, tmp_path_factory):
-    """A minion ``site01`` loader over the repo's ``salt/_*`` folders, with a pillar folder of its own."""
+def site_loaders(salt_factories, tmp_path_factory, minion_id="site01"):
+    """The loaders of a site minion ``minion_id`` over the repo's ``salt/_*`` folders, with a
+    pillar folder of its own (close their ``bus`` when done)."""
     pillar_dir = tmp_path_factory.mktemp("pillar")
     (pillar_dir / "top.sls").write_text("base:\n  '*':\n    - jetson\n")
     (pillar_dir / "jetson.sls").write_text(json.dumps({"jetson": {}}))
     factory = salt_factories.salt_minion_daemon(
-        "site01",
+        minion_id,
         overrides={
             "file_client": "local",
             "pillar_roots": {"base": [str(pillar_dir)]},
@@ -119,9 +119,15 @@ def session_loaders(salt_factories, tmp_path_factory):
             "utils_dirs": [str(SALT_DIR / "_utils")],
         },
     )
-    bus = MinionEventBus(factory.config)
-    yield FarmLoaders(factory.config.copy(), pillar_dir, bus)
-    bus.close()
+    return FarmLoaders(factory.config.copy(), pillar_dir, MinionEventBus(factory.config))
+
+
+@pytest.fixture(scope="session")
+def session_loaders(salt_factories, tmp_path_factory):
+    """The loaders of minion ``site01``, one set for the session."""
+    loaders = site_loaders(salt_factories, tmp_path_factory)
+    yield loaders
+    loaders.bus.close()
 
 
 @pytest.fixture
