@@ -30,9 +30,10 @@ import time
 import traceback
 from types import SimpleNamespace
 
+import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from jetson_farm import marker
+from jetson_farm import marker, switch
 from jetson_farm.layout import SiteLayout
 from jetson_farm.nfs.common import read_text
 from jetson_farm.nfs.kernel import ETAB, parse_etab
@@ -44,7 +45,6 @@ from jetson_farm.switch import Engine
 from jetson_lab import boot
 from jetson_lab.board import LabBoard
 from jetson_lab.errors import BootFailed
-from jetson_lab.saltconf import ensure_key_pair
 from jetson_lab.supervisor import Supervisor, _listen
 from tests.conftest import make_pillar
 from tests.unit.test_rootfs_helpers import make_rootfs
@@ -54,6 +54,14 @@ IMAGE_TAG = "etc/jetson-test-image"  # each seeded image names itself here: wher
 
 class Killed(BaseException):
     """The engine's process died here (SIGKILL): nothing after this point of the run happens."""
+
+
+@pytest.fixture(autouse=True)
+def prompt_at_once(monkeypatch):
+    """The engine asks a board for its marker at most once a second on its start events (a
+    bound against forged ones); in-process boards start within milliseconds of power-on, so that
+    second would be most of each test. Autouse where imported."""
+    monkeypatch.setattr(switch, "PROMPT_GAP", 0.05)
 
 
 # -- the boards --------------------------------------------------------------------------------
@@ -153,9 +161,14 @@ class InProcessLab(Supervisor):
             assert self.changed.wait_for(predicate, timeout), f"not within {timeout}s: {predicate}"
 
     def close(self):
-        self._server.shutdown()
-        self._server.server_close()
         self.shutdown_boards()
+        # shutdown() waits out serve_forever's poll (0.5 s): let it do so after the test.
+        threading.Thread(target=_stop_serving, args=(self._server,), daemon=True).start()
+
+
+def _stop_serving(server):
+    server.shutdown()
+    server.server_close()
 
 
 def exported_to(path, ip):
@@ -326,6 +339,15 @@ def dead_holder():
     return token
 
 
+def write_identity(folder, board):
+    """The board's minion key pair as the site keeps it: PEM-shaped stand-ins (no minion here
+    authenticates, and an RSA key costs a CPU-second)."""
+    os.makedirs(folder)
+    for name, kind in (("minion.pem", "RSA PRIVATE KEY"), ("minion.pub", "PUBLIC KEY")):
+        text = f"-----BEGIN {kind}-----\nAAAA{board.replace('-', '')}\n-----END {kind}-----\n"
+        pathlib.Path(folder, name).write_text(text)
+
+
 def default_image(board):
     return f"admin/l4t-base-{board}"
 
@@ -374,7 +396,7 @@ class EngineFarm:
             for image in (*self.images, *(default_image(b) for b in boards)):
                 make_rootfs(layout.image_path(image), extra={IMAGE_TAG: image})
             for board in boards:
-                ensure_key_pair(layout.identity_dir(board))
+                write_identity(layout.identity_dir(board), board)
                 pathlib.Path(self.pillar["boards"][board]["nfsroot"]).mkdir()
             if site in self.loaders:
                 modules = self.loaders[site].modules
@@ -441,24 +463,22 @@ class EngineFarm:
         """The image physically at the board's nfsroot (by its own tag), or None."""
         return _tag(self.pillar["boards"][board]["nfsroot"])
 
-    def places(self):
-        """``{image: [its places]}``: ``store`` for its slot, else the boards whose nfsroot holds
-        it, read from the disk (every image must be in exactly one place, rule 1)."""
-        places = {}
-        for site, entry in self.pillar["sites"].items():
-            images = pathlib.Path(entry["root"]) / "images"
-            for slot in images.glob("*/*"):
-                places.setdefault(_tag(slot) or slot.relative_to(images).as_posix(), []).append(
-                    f"{site}:store")
-        for board in self.pillar["boards"]:
-            image = self.at_nfsroot(board)
-            if image is not None:
-                places.setdefault(image, []).append(board)
+    def places(self, site="site01"):
+        """``{image: [its places]}`` of ``site`` as its disk has them: ``<site>:store`` for an
+        image in its slot, and each of its boards whose nfsroot holds it (as the swap's marker
+        there names it). Every image must be in exactly one place (rule 1)."""
+        images = pathlib.Path(self.pillar["sites"][site]["root"]) / "images"
+        places = {slot.relative_to(images).as_posix(): [f"{site}:store"] for slot in images.glob("*/*")}
+        for board, entry in self.pillar["boards"].items():
+            found = self.marker_of(board) if entry["site"] == site else None
+            if found is not None:
+                places.setdefault(found["image"], []).append(board)
         return places
 
     def misplaced(self):
-        """The images not in exactly one place ({} when rule 1 holds)."""
-        return {image: where for image, where in self.places().items() if len(where) != 1}
+        """The images of every site not in exactly one place ({} when rule 1 holds)."""
+        return {f"{site}:{image}": where for site in self.pillar["sites"]
+                for image, where in self.places(site).items() if len(where) != 1}
 
     def marker_of(self, board):
         """The marker at the board's nfsroot as the swap injected it."""

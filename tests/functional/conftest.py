@@ -31,11 +31,11 @@ class FarmLoaders(Loaders):
     """Salt's functional loaders, whose ``jetson`` pillar is read from ``pillar_dir``, and whose
     events go to ``bus`` (a MinionEventBus)."""
 
-    def __init__(self, opts, pillar_dir, bus):
+    def __init__(self, opts, pillar_dir, bus, loaded_base_name=None):
         self.pillar_dir = pillar_dir
         self.bus = bus
         self._session_grains = None
-        super().__init__(opts)
+        super().__init__(opts, loaded_base_name=loaded_base_name)
 
     @property
     def grains(self):
@@ -119,7 +119,10 @@ def site_loaders(salt_factories, tmp_path_factory, minion_id="site01"):
             "utils_dirs": [str(SALT_DIR / "_utils")],
         },
     )
-    return FarmLoaders(factory.config.copy(), pillar_dir, MinionEventBus(factory.config))
+    # A second minion's modules must be other module objects than the first's (their dunders
+    # differ), so its loaders get a base name of their own.
+    base_name = None if minion_id == "site01" else f"salt.loaded_{minion_id}"
+    return FarmLoaders(factory.config.copy(), pillar_dir, MinionEventBus(factory.config), base_name)
 
 
 @pytest.fixture(scope="session")

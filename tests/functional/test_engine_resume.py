@@ -8,7 +8,7 @@ import pytest
 
 from jetson_farm.switch import STEPS
 from tests.conftest import unexport_under
-from tests.engine_wire import EngineFarm, default_image
+from tests.engine_wire import EngineFarm, default_image, prompt_at_once  # noqa: F401 (autouse)
 
 KILLED_AT = {"stop": "jetson_power.stop_many", "down": "jetson_power.ensure_down_many",
              "unexport": "jetson_nfs.unexport_many", "swap": "jetson_rootfs.swap_many",

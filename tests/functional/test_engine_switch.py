@@ -12,7 +12,7 @@ import pytest
 from jetson_farm.switch import STEPS
 from jetson_lab.pdu import VirtualPdu
 from tests.conftest import unexport_under
-from tests.engine_wire import EngineFarm, default_image
+from tests.engine_wire import EngineFarm, default_image, prompt_at_once  # noqa: F401 (autouse)
 
 
 @pytest.fixture

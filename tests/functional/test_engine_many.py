@@ -1,0 +1,100 @@
+"""Many boards in one engine run (tests/engine_wire.py): twelve boards, one never boots; ten
+boards boot their own working copies of one shared template at once; a copy that exists is used
+as is and a template the site does not hold fails its board alone."""
+
+import pytest
+
+from jetson_farm.switch import STEPS
+from tests.conftest import unexport_under
+from tests.engine_wire import EngineFarm, default_image, prompt_at_once  # noqa: F401 (autouse)
+from tests.unit.test_rootfs_helpers import manifest
+
+BOARDS = [f"jtk{i}" for i in range(1, 13)]
+FAULTY = "jtk7"
+TEMPLATE = "admin/l4t-base"
+USERS = {board: f"user{board[3:]}" for board in BOARDS[:10]}  # jtk1 -> user1 ...
+SITE_JOBS = ("jetson_power.stop_many", "jetson_power.ensure_down_many", "jetson_nfs.unexport_many",
+             "jetson_rootfs.swap_many", "jetson_nfs.export_many", "jetson_power.start_many")
+
+
+def with_users(pillar):
+    for user in USERS.values():
+        pillar["users"][user] = {"email": f"{user}@example.org", "quota_gb": 1}
+    pillar["images"]["admin/ghost"] = {"shared": True}
+    pillar["boards"][FAULTY]["boot_timeout"] = 1
+
+
+@pytest.fixture
+def farm(session_loaders, farm_dir):
+    farm = EngineFarm(farm_dir, {"site01": session_loaders}, {"site01": BOARDS}, tune=with_users,
+                      images=(TEMPLATE, *(f"alice/many-{b}" for b in BOARDS)))
+    yield farm
+    farm.close()
+    unexport_under(farm_dir)
+    session_loaders.reset_state()
+
+
+def test_twelve_boards_in_one_run_one_never_boots(farm):
+    farm.lab.boards[FAULTY].set_fault("no_boot")
+    wire = farm.wire()
+    reports = farm.run("switch", {b: f"alice/many-{b}" for b in BOARDS}, wire=wire)
+    others = [b for b in BOARDS if b != FAULTY]
+    for board in others:
+        mine = f"alice/many-{board}"
+        assert reports[board]["result"] is True, reports[board]
+        assert farm.journal(board)["image"] == mine == farm.at_nfsroot(board)
+        assert farm.grain(board)["switch_id"] == reports[board]["switch_id"]
+        assert farm.sessions(board)[-1]["outcome"] == "active"
+        assert f"jetson/board/{board}/ready" in wire.tags()
+    # Each step is one job to the site for the whole batch (the rollback adds one more).
+    assert {fun: len(wire.ran(fun)) for fun in SITE_JOBS} == dict.fromkeys(SITE_JOBS, 2)
+    assert wire.ran("jetson_rootfs.swap_many") == [["site01"], ["site01"]]
+    # The faulty board alone: its previous image back, the user's image in its slot, quarantined.
+    assert reports[FAULTY]["error"].startswith(f"{FAULTY} did not come back on alice/many-{FAULTY} within 1s")
+    assert farm.journal(FAULTY)["image"] == default_image(FAULTY)
+    assert farm.places()[f"alice/many-{FAULTY}"] == ["site01:store"]
+    assert farm.quarantined(FAULTY) and not any(farm.quarantined(b) for b in others)
+    assert f"jetson/switch/{FAULTY}/rollback" in wire.tags()
+    assert f"jetson/board/{FAULTY}/ready" not in wire.tags()
+    assert farm.misplaced() == {}
+
+
+def template_path(farm):
+    return f"{farm.pillar['sites']['site01']['root']}/images/{TEMPLATE}"
+
+
+def test_ten_boards_boot_their_own_copies_of_one_template_at_once(farm, session_loaders):
+    before = manifest(template_path(farm))
+    wire = farm.wire()
+    reports = farm.run("switch", {b: {"image": TEMPLATE, "user": USERS[b]} for b in USERS}, wire=wire)
+    for board, user in USERS.items():
+        copy = f"{user}/l4t-base"
+        assert reports[board]["result"] is True, reports[board]
+        assert (reports[board]["image"], reports[board]["template"]) == (copy, TEMPLATE)
+        assert farm.journal(board)["image"] == copy and farm.grain(board)["image"] == copy
+        clone = wire.data(f"jetson/switch/{board}/clone")
+        assert [c["result"] for c in clone] == ["started", "ok"], clone
+        assert (clone[-1]["image"], clone[-1]["template"], clone[-1]["made"]) == (copy, TEMPLATE, True)
+        progress = session_loaders.bus.wait_for(f"jetson/image/copy/{copy}")  # the site's event.send
+        assert (progress["board"], progress["percent"]) == (board, 100.0)
+        tags = wire.tags(f"jetson/switch/{board}/")
+        assert tags.index(f"jetson/switch/{board}/clone") < tags.index(f"jetson/switch/{board}/lease") \
+            < tags.index(f"jetson/switch/{board}/stop")
+    assert len(wire.ran("jetson_image.working_copies")) == 1  # one site job for the batch
+    assert manifest(template_path(farm)) == before
+    assert farm.places()[TEMPLATE] == ["site01:store"] and farm.misplaced() == {}
+
+
+def test_a_copy_that_exists_is_used_as_is_and_a_missing_template_fails_its_board_alone(farm):
+    farm.modules("jtk2").jetson_rootfs.clone(TEMPLATE, "user2/l4t-base")
+    wire = farm.wire()
+    reports = farm.run("switch", {"jtk2": {"image": TEMPLATE, "user": "user2"},
+                                  "jtk3": {"image": "admin/ghost", "user": "user3"}}, wire=wire)
+    assert reports["jtk2"]["result"] is True, reports["jtk2"]
+    assert wire.data("jetson/switch/jtk2/clone")[-1]["made"] is False
+    assert reports["jtk3"]["error"].startswith("jtk3: refused: no working copy user3/ghost of the template "
+                                               "admin/ghost"), reports["jtk3"]
+    assert "image admin/ghost does not exist" in reports["jtk3"]["error"]
+    assert [tag for tag in wire.tags("jetson/switch/jtk3/") if tag.split("/")[-1] in STEPS[1:]] == []
+    assert farm.journal("jtk3")["image"] == default_image("jtk3")
+    assert farm.grain("jtk3")["switch_id"] == "seed-jtk3"
