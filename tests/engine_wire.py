@@ -22,8 +22,10 @@ from then on at every call, so nothing more of that run reaches the db, the site
 import contextlib
 import copy
 import itertools
+import json
 import os
 import pathlib
+import shutil
 import subprocess
 import threading
 import time
@@ -46,7 +48,7 @@ from jetson_lab import boot
 from jetson_lab.board import LabBoard
 from jetson_lab.errors import BootFailed
 from jetson_lab.supervisor import Supervisor, _listen
-from tests.conftest import make_pillar
+from tests.conftest import fresh_folder, make_pillar, unexport_under
 from tests.unit.test_rootfs_helpers import make_rootfs
 
 IMAGE_TAG = "etc/jetson-test-image"  # each seeded image names itself here: where it physically is
@@ -62,6 +64,22 @@ def prompt_at_once(monkeypatch):
     bound against forged ones); in-process boards start within milliseconds of power-on, so that
     second would be most of each test. Autouse where imported."""
     monkeypatch.setattr(switch, "PROMPT_GAP", 0.05)
+
+
+@pytest.fixture(scope="module")
+def module_folder():
+    yield from fresh_folder()
+
+
+@pytest.fixture
+def farm_folder(module_folder):
+    """An empty folder, at the same path for every test of the module: the farm's pillar, which
+    names paths under it, is then the same from one test to the next, and the sites' loaders
+    need no reload for it (EngineFarm.set_pillar). Emptied and unexported after each test."""
+    yield module_folder
+    unexport_under(module_folder)
+    for child in module_folder.iterdir():
+        shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
 
 
 # -- the boards --------------------------------------------------------------------------------
@@ -412,8 +430,12 @@ class EngineFarm:
     def set_pillar(self, pillar):
         """The farm's inventory: the sites' compiled pillar, and what the engine loads at step 0."""
         self.pillar = pillar
+        compiled = json.dumps({"jetson": pillar})
         for site_loaders in self.loaders.values():
-            site_loaders.set_pillar(pillar)
+            if (site_loaders.pillar_dir / "jetson.sls").read_text() == compiled:
+                site_loaders.reset_state()  # as the last test left it: fresh context and cache
+            else:
+                site_loaders.set_pillar(pillar)
 
     def close(self):
         self.lab.close()

@@ -5,8 +5,13 @@ as is and a template the site does not hold fails its board alone."""
 import pytest
 
 from jetson_farm.switch import STEPS
-from tests.conftest import unexport_under
-from tests.engine_wire import EngineFarm, default_image, prompt_at_once  # noqa: F401 (autouse)
+from tests.engine_wire import (  # noqa: F401 (fixtures)
+    EngineFarm,
+    default_image,
+    farm_folder,
+    module_folder,
+    prompt_at_once,
+)
 from tests.unit.test_rootfs_helpers import manifest
 
 BOARDS = [f"jtk{i}" for i in range(1, 13)]
@@ -25,12 +30,11 @@ def with_users(pillar):
 
 
 @pytest.fixture
-def farm(session_loaders, farm_dir):
-    farm = EngineFarm(farm_dir, {"site01": session_loaders}, {"site01": BOARDS}, tune=with_users,
+def farm(session_loaders, farm_folder):  # noqa: F811
+    farm = EngineFarm(farm_folder, {"site01": session_loaders}, {"site01": BOARDS}, tune=with_users,
                       images=(TEMPLATE, *(f"alice/many-{b}" for b in BOARDS)))
     yield farm
     farm.close()
-    unexport_under(farm_dir)
     session_loaders.reset_state()
 
 
@@ -49,14 +53,23 @@ def test_twelve_boards_in_one_run_one_never_boots(farm):
     # Each step is one job to the site for the whole batch (the rollback adds one more).
     assert {fun: len(wire.ran(fun)) for fun in SITE_JOBS} == dict.fromkeys(SITE_JOBS, 2)
     assert wire.ran("jetson_rootfs.swap_many") == [["site01"], ["site01"]]
-    # The faulty board alone: its previous image back, the user's image in its slot, quarantined.
-    assert reports[FAULTY]["error"].startswith(f"{FAULTY} did not come back on alice/many-{FAULTY} within 1s")
-    assert farm.journal(FAULTY)["image"] == default_image(FAULTY)
-    assert farm.places()[f"alice/many-{FAULTY}"] == ["site01:store"]
-    assert farm.quarantined(FAULTY) and not any(farm.quarantined(b) for b in others)
-    assert f"jetson/switch/{FAULTY}/rollback" in wire.tags()
+    # The faulty board alone: rolled back once to its previous image (which does not boot either),
+    # the user's image in its slot, quarantined; a later switch of it is refused.
+    switch_id = reports[FAULTY]["switch_id"]
+    assert reports[FAULTY]["error"] == (
+        f"{FAULTY} did not come back on alice/many-{FAULTY} within 1s (switch {switch_id}); rolled back "
+        f"to {default_image(FAULTY)}, which did not boot either; board quarantined")
+    assert wire.data(f"jetson/switch/{FAULTY}/rollback") == [
+        {"board": FAULTY, "image": default_image(FAULTY), "switch_id": f"{switch_id}-rollback"}]
+    assert wire.data(f"jetson/board/{FAULTY}/failed")[0]["step"] == "verify"
     assert f"jetson/board/{FAULTY}/ready" not in wire.tags()
-    assert farm.misplaced() == {}
+    assert farm.journal(FAULTY)["image"] == default_image(FAULTY) == farm.at_nfsroot(FAULTY)
+    assert farm.marker_of(FAULTY)["switch_id"] == f"{switch_id}-rollback"
+    assert farm.places()[f"alice/many-{FAULTY}"] == ["site01:store"] and farm.misplaced() == {}
+    assert farm.sessions(FAULTY)[-1]["outcome"] == "failed"
+    assert farm.quarantined(FAULTY) and not any(farm.quarantined(b) for b in others)
+    refused = farm.run("switch", {FAULTY: "alice/cuda-dev"})[FAULTY]
+    assert refused["error"].startswith(f"{FAULTY}: refused: board {FAULTY} is quarantined since")
 
 
 def template_path(farm):

@@ -7,8 +7,13 @@ question, while the engine waits for the board's boot."""
 import pytest
 
 from jetson_farm.switch import STEPS
-from tests.conftest import unexport_under
-from tests.engine_wire import EngineFarm, default_image, prompt_at_once  # noqa: F401 (autouse)
+from tests.engine_wire import (  # noqa: F401 (fixtures)
+    EngineFarm,
+    default_image,
+    farm_folder,
+    module_folder,
+    prompt_at_once,
+)
 
 KILLED_AT = {"stop": "jetson_power.stop_many", "down": "jetson_power.ensure_down_many",
              "unexport": "jetson_nfs.unexport_many", "swap": "jetson_rootfs.swap_many",
@@ -17,11 +22,10 @@ KILLED_AT = {"stop": "jetson_power.stop_many", "down": "jetson_power.ensure_down
 
 
 @pytest.fixture
-def farm(session_loaders, farm_dir):
-    farm = EngineFarm(farm_dir, {"site01": session_loaders}, {"site01": ["jtk1"]})
+def farm(session_loaders, farm_folder):  # noqa: F811
+    farm = EngineFarm(farm_folder, {"site01": session_loaders}, {"site01": ["jtk1"]})
     yield farm
     farm.close()
-    unexport_under(farm_dir)
     session_loaders.reset_state()
 
 

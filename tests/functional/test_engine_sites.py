@@ -4,8 +4,13 @@ whose minion does not answer fails only its own boards, naming the site, with no
 
 import pytest
 
-from tests.conftest import unexport_under
-from tests.engine_wire import EngineFarm, default_image, prompt_at_once  # noqa: F401 (autouse)
+from tests.engine_wire import (  # noqa: F401 (fixtures)
+    EngineFarm,
+    default_image,
+    farm_folder,
+    module_folder,
+    prompt_at_once,
+)
 from tests.functional.conftest import site_loaders
 
 BOARDS = {"site01": ["jtk1", "jtk2"], "site02": ["jtk3", "jtk4"]}
@@ -22,11 +27,10 @@ def site02(salt_factories, tmp_path_factory):
 
 
 @pytest.fixture
-def farm(session_loaders, site02, farm_dir):
-    farm = EngineFarm(farm_dir, {"site01": session_loaders, "site02": site02}, BOARDS)
+def farm(session_loaders, site02, farm_folder):  # noqa: F811
+    farm = EngineFarm(farm_folder, {"site01": session_loaders, "site02": site02}, BOARDS)
     yield farm
     farm.close()
-    unexport_under(farm_dir)
     session_loaders.reset_state()
     site02.reset_state()
 

@@ -2,7 +2,7 @@
 disk (tests/engine_wire.py): a switch and a release, a busy board, and each step's failure.
 
 Before the swap a failed step leaves the board's image where it was; a failed boot is rolled
-back once and the board quarantined.
+back once and the board quarantined (a rollback that does not boot either: test_engine_many).
 """
 
 import pathlib
@@ -11,24 +11,28 @@ import pytest
 
 from jetson_farm.switch import STEPS
 from jetson_lab.pdu import VirtualPdu
-from tests.conftest import unexport_under
-from tests.engine_wire import EngineFarm, default_image, prompt_at_once  # noqa: F401 (autouse)
+from tests.engine_wire import (  # noqa: F401 (fixtures)
+    EngineFarm,
+    default_image,
+    farm_folder,
+    module_folder,
+    prompt_at_once,
+)
 
 
 @pytest.fixture
-def make_farm(session_loaders, farm_dir):
+def make_farm(session_loaders, farm_folder):  # noqa: F811
     """``make_farm(tune=None)``: a farm of jtk1 and jtk2 on site01, both up on their defaults."""
     made = []
 
     def make(tune=None):
-        made.append(EngineFarm(farm_dir, {"site01": session_loaders}, {"site01": ["jtk1", "jtk2"]},
+        made.append(EngineFarm(farm_folder, {"site01": session_loaders}, {"site01": ["jtk1", "jtk2"]},
                                tune=tune))
         return made[-1]
 
     yield make
     for farm in made:
         farm.close()
-    unexport_under(farm_dir)
     session_loaders.reset_state()
 
 
@@ -212,28 +216,6 @@ def test_start_fails_when_the_power_device_fails_at_power_on(pdu_farm):
     assert "board jtk1, power driver http: cycle failed:" in reason and "answered 500" in reason
     assert farm.journal("jtk1")["image"] == "alice/cuda-dev" == farm.at_nfsroot("jtk1")
     assert farm.exported("jtk1") and farm.grain("jtk1") is None
-
-
-def test_a_board_that_never_boots_is_rolled_back_and_quarantined(make_farm):
-    farm = make_farm(lambda pillar: pillar["boards"]["jtk1"].update(boot_timeout=1))
-    farm.lab.boards["jtk1"].set_fault("no_boot")
-    wire = farm.wire()
-    report = farm.run("switch", {"jtk1": "alice/cuda-dev"}, wire=wire)["jtk1"]
-    assert report["result"] is False
-    switch_id = report["switch_id"]
-    assert report["error"] == (
-        f"jtk1 did not come back on alice/cuda-dev within 1s (switch {switch_id}); rolled back to "
-        f"{default_image('jtk1')}, which did not boot either; board quarantined")
-    assert wire.data("jetson/switch/jtk1/rollback") == [
-        {"board": "jtk1", "image": default_image("jtk1"), "switch_id": f"{switch_id}-rollback"}]
-    assert wire.data("jetson/board/jtk1/failed")[0]["step"] == "verify"
-    assert "jetson/board/jtk1/ready" not in wire.tags()
-    assert farm.journal("jtk1")["image"] == default_image("jtk1") == farm.at_nfsroot("jtk1")
-    assert farm.marker_of("jtk1")["switch_id"] == f"{switch_id}-rollback"
-    assert farm.places()["alice/cuda-dev"] == ["site01:store"] and farm.misplaced() == {}
-    assert farm.quarantined("jtk1") and farm.sessions("jtk1")[-1]["outcome"] == "failed"
-    refused = farm.run("switch", {"jtk1": "alice/cuda-dev"})["jtk1"]
-    assert refused["error"].startswith("jtk1: refused: board jtk1 is quarantined since")
 
 
 def test_a_rollback_that_boots(make_farm):
