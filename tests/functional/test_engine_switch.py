@@ -68,9 +68,11 @@ def test_a_switch_then_a_release(farm):
     assert [wire.data(f"jetson/switch/jtk1/{step}")[0]["number"] for step in STEPS] == list(range(9))
     assert {d["result"] for tag in wire.tags("jetson/switch/jtk1/") for d in wire.data(tag)} == {"ok"}
     assert wire.data("jetson/board/jtk1/ready")[0]["switch_id"] == switch_id
-    assert farm.journal("jtk1")["image"] == "alice/cuda-dev"
+    journal = farm.journal("jtk1")
+    assert (journal["image"], journal["user"], journal["switch_id"]) == ("alice/cuda-dev", "alice", switch_id)
     assert farm.at_nfsroot("jtk1") == "alice/cuda-dev" and farm.exported("jtk1")
-    assert farm.marker_of("jtk1")["switch_id"] == switch_id == farm.grain("jtk1")["switch_id"]
+    assert farm.grain("jtk1") == {"board": "jtk1", "image": "alice/cuda-dev", "user": "alice",
+                                  "switch_id": switch_id} == farm.marker_of("jtk1")
     assert farm.places()[default_image("jtk1")] == ["site01:store"]
     assert farm.misplaced() == {}
     assert farm.sessions("jtk1")[-1]["outcome"] == "active" and farm.lease("jtk1") is None
@@ -81,6 +83,10 @@ def test_a_switch_then_a_release(farm):
     assert farm.at_nfsroot("jtk1") == default_image("jtk1")
     assert farm.grain("jtk1")["switch_id"] == report["switch_id"]
     assert farm.places()["alice/cuda-dev"] == ["site01:store"] and farm.misplaced() == {}
+    rows = farm.sessions("jtk1")
+    assert [(r["switch_id"], r["outcome"]) for r in rows] == [
+        (switch_id, "ended"), (report["switch_id"], "active")]
+    assert rows[0]["jid"] == "test-switch" and rows[0]["started"] <= rows[0]["ready"]
 
 
 def test_release_parks_a_board_without_default_image(make_farm):
@@ -111,6 +117,21 @@ def test_a_second_switch_of_a_busy_board_is_refused_at_once(farm):
                                       f"alice/cuda-dev (switch {switch_id}")
     assert farm.lease("jtk1")["switch_id"] == switch_id
     assert farm.places()["bob/ros"] == ["site01:store"]
+
+
+@pytest.mark.parametrize(("request_", "message"), [
+    ({"jtk9": "alice/cuda-dev"}, "jtk9: refused: unknown board 'jtk9'"),
+    ({"jtk1": "alice/missing"}, "jtk1: refused: image alice/missing does not exist on site site01"),
+    ({"jtk1": {"image": "bob/ros", "user": "alice"}}, "jtk1: refused: user 'alice' may not boot 'bob/ros'"),
+])
+def test_bad_requests_change_nothing(farm, request_, message):
+    wire = farm.wire()
+    report = next(iter(farm.run("switch", request_, wire=wire).values()))
+    assert report["result"] is False and report["error"].startswith(message), report
+    assert wire.published == [] or {fun for fun, _ in wire.published} <= {
+        "jetson_rootfs.state", "jetson_rootfs.list"}  # step 0 reads the site, and nothing else
+    assert farm.lease("jtk1") is None and farm.sessions("jtk1") == []
+    untouched(farm, "jtk1")
 
 
 def failed_at(farm, wire, report, step):
