@@ -1,6 +1,6 @@
-"""Many boards in one engine run (tests/engine_wire.py): twelve boards, one never boots; ten
-boards boot their own working copies of one shared template at once; a copy that exists is used
-as is and a template the site does not hold fails its board alone."""
+"""Many boards in one engine run (tests/engine_wire.py): twelve boards at once, ten of them booting
+their own working copies of one shared template and one that never boots; a copy that exists is
+used as is and a template the site does not hold fails its board alone."""
 
 import pytest
 
@@ -15,7 +15,7 @@ from tests.engine_wire import (  # noqa: F401 (fixtures)
 from tests.unit.test_rootfs_helpers import manifest
 
 BOARDS = [f"jtk{i}" for i in range(1, 13)]
-FAULTY = "jtk7"
+FAULTY = "jtk12"
 TEMPLATE = "admin/l4t-base"
 USERS = {board: f"user{board[3:]}" for board in BOARDS[:10]}  # jtk1 -> user1 ...
 SITE_JOBS = ("jetson_power.stop_many", "jetson_power.ensure_down_many", "jetson_nfs.unexport_many",
@@ -32,27 +32,50 @@ def with_users(pillar):
 @pytest.fixture
 def farm(session_loaders, farm_folder):  # noqa: F811
     farm = EngineFarm(farm_folder, {"site01": session_loaders}, {"site01": BOARDS}, tune=with_users,
-                      images=(TEMPLATE, *(f"alice/many-{b}" for b in BOARDS)))
+                      images=(TEMPLATE, f"alice/many-{FAULTY}"))
     yield farm
     farm.close()
     session_loaders.reset_state()
 
 
-def test_twelve_boards_in_one_run_one_never_boots(farm):
+def template_path(farm):
+    return f"{farm.pillar['sites']['site01']['root']}/images/{TEMPLATE}"
+
+
+def test_twelve_boards_in_one_run_ten_on_copies_of_one_template_one_never_boots(farm, session_loaders):
+    before = manifest(template_path(farm))
     farm.lab.boards[FAULTY].set_fault("no_boot")
+    wanted = {b: {"image": TEMPLATE, "user": user} for b, user in USERS.items()}
+    wanted.update({"jtk11": "alice/cuda-dev", FAULTY: f"alice/many-{FAULTY}"})
     wire = farm.wire()
-    reports = farm.run("switch", {b: f"alice/many-{b}" for b in BOARDS}, wire=wire)
-    others = [b for b in BOARDS if b != FAULTY]
-    for board in others:
-        mine = f"alice/many-{board}"
+    reports = farm.run("switch", wanted, wire=wire)
+    up = {**{b: f"{user}/l4t-base" for b, user in USERS.items()}, "jtk11": "alice/cuda-dev"}
+    for board, image in up.items():
         assert reports[board]["result"] is True, reports[board]
-        assert farm.journal(board)["image"] == mine == farm.at_nfsroot(board)
+        assert farm.journal(board)["image"] == image == farm.grain(board)["image"]
         assert farm.grain(board)["switch_id"] == reports[board]["switch_id"]
         assert farm.sessions(board)[-1]["outcome"] == "active"
         assert f"jetson/board/{board}/ready" in wire.tags()
     # Each step is one job to the site for the whole batch (the rollback adds one more).
     assert {fun: len(wire.ran(fun)) for fun in SITE_JOBS} == dict.fromkeys(SITE_JOBS, 2)
     assert wire.ran("jetson_rootfs.swap_many") == [["site01"], ["site01"]]
+
+    # Each user boots their own working copy, made by one site job before anything touched a board.
+    assert len(wire.ran("jetson_image.working_copies")) == 1
+    for board, user in USERS.items():
+        copy = f"{user}/l4t-base"
+        assert (reports[board]["image"], reports[board]["template"]) == (copy, TEMPLATE)
+        clone = wire.data(f"jetson/switch/{board}/clone")
+        assert [c["result"] for c in clone] == ["started", "ok"], clone
+        assert (clone[-1]["image"], clone[-1]["template"], clone[-1]["made"]) == (copy, TEMPLATE, True)
+        progress = session_loaders.bus.wait_for(f"jetson/image/copy/{copy}")  # the site's event.send
+        assert (progress["board"], progress["percent"]) == (board, 100.0)
+        tags = wire.tags(f"jetson/switch/{board}/")
+        assert tags.index(f"jetson/switch/{board}/clone") < tags.index(f"jetson/switch/{board}/lease") \
+            < tags.index(f"jetson/switch/{board}/stop")
+    assert manifest(template_path(farm)) == before
+    assert farm.places()[TEMPLATE] == ["site01:store"]
+
     # The faulty board alone: rolled back once to its previous image (which does not boot either),
     # the user's image in its slot, quarantined; a later switch of it is refused.
     switch_id = reports[FAULTY]["switch_id"]
@@ -67,35 +90,9 @@ def test_twelve_boards_in_one_run_one_never_boots(farm):
     assert farm.marker_of(FAULTY)["switch_id"] == f"{switch_id}-rollback"
     assert farm.places()[f"alice/many-{FAULTY}"] == ["site01:store"] and farm.misplaced() == {}
     assert farm.sessions(FAULTY)[-1]["outcome"] == "failed"
-    assert farm.quarantined(FAULTY) and not any(farm.quarantined(b) for b in others)
+    assert farm.quarantined(FAULTY) and not any(farm.quarantined(b) for b in up)
     refused = farm.run("switch", {FAULTY: "alice/cuda-dev"})[FAULTY]
     assert refused["error"].startswith(f"{FAULTY}: refused: board {FAULTY} is quarantined since")
-
-
-def template_path(farm):
-    return f"{farm.pillar['sites']['site01']['root']}/images/{TEMPLATE}"
-
-
-def test_ten_boards_boot_their_own_copies_of_one_template_at_once(farm, session_loaders):
-    before = manifest(template_path(farm))
-    wire = farm.wire()
-    reports = farm.run("switch", {b: {"image": TEMPLATE, "user": USERS[b]} for b in USERS}, wire=wire)
-    for board, user in USERS.items():
-        copy = f"{user}/l4t-base"
-        assert reports[board]["result"] is True, reports[board]
-        assert (reports[board]["image"], reports[board]["template"]) == (copy, TEMPLATE)
-        assert farm.journal(board)["image"] == copy and farm.grain(board)["image"] == copy
-        clone = wire.data(f"jetson/switch/{board}/clone")
-        assert [c["result"] for c in clone] == ["started", "ok"], clone
-        assert (clone[-1]["image"], clone[-1]["template"], clone[-1]["made"]) == (copy, TEMPLATE, True)
-        progress = session_loaders.bus.wait_for(f"jetson/image/copy/{copy}")  # the site's event.send
-        assert (progress["board"], progress["percent"]) == (board, 100.0)
-        tags = wire.tags(f"jetson/switch/{board}/")
-        assert tags.index(f"jetson/switch/{board}/clone") < tags.index(f"jetson/switch/{board}/lease") \
-            < tags.index(f"jetson/switch/{board}/stop")
-    assert len(wire.ran("jetson_image.working_copies")) == 1  # one site job for the batch
-    assert manifest(template_path(farm)) == before
-    assert farm.places()[TEMPLATE] == ["site01:store"] and farm.misplaced() == {}
 
 
 def test_a_copy_that_exists_is_used_as_is_and_a_missing_template_fails_its_board_alone(farm):
