@@ -34,6 +34,7 @@ class Site:
     nfs: NfsConfig
     address: str = ""  # the site server's address on its boards' segment (NFS server, flash -N)
     jump_host: JumpHostConfig = field(default_factory=JumpHostConfig)
+    silent_timeout: int = 30  # seconds before a site minion that does not answer a read is given up
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,8 @@ class Inventory:
         self.timezone = schema.timezone
         self.defaults = self.raw.get("defaults") if isinstance(self.raw.get("defaults"), dict) else {}
         self.sites = {name: Site(name=name, minion=spec.minion or name, root=spec.root, nfs=spec.nfs,
-                                 address=spec.address, jump_host=spec.jump_host)
+                                 address=spec.address, jump_host=spec.jump_host,
+                                 silent_timeout=spec.silent_timeout)
                       for name, spec in schema.sites.items()}
         self.users = {name: User(name=name, email=spec.email, ssh_keys=tuple(spec.ssh_keys),
                                  quota_gb=spec.quota_gb, admin=spec.admin)

@@ -171,6 +171,9 @@ class SiteSchema(StrictModel):
     nfs: NfsConfig = Field(NfsConfig(), description="the site's NFS server")
     jump_host: JumpHostConfig = Field(JumpHostConfig(), description="the SSH jump host and the users' "
                                       "accounts")
+    silent_timeout: Seconds = Field(30, description="step 0 and `jetson.status`: a site minion that "
+                                    "neither answers nor says it still runs the job (`saltutil.find_job`) "
+                                    "is given up after about this long (its boards fail, or show no image)")
 
 
 class DefaultsSchema(StrictModel):

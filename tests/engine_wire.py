@@ -218,6 +218,7 @@ class EngineWire(FarmBus):
         self.dead = False
         self.published = []  # (function, minions), in order
         self.fired = []  # (tag, data), in order
+        self.give_ups = []  # (minions, give_up) of each read that gives up a silent minion
 
     def _alive(self):
         if self.dead:
@@ -283,15 +284,17 @@ class EngineWire(FarmBus):
             self._returns[jid].setdefault(minion, stored)  # the first stored return wins
             self._seen.notify_all()
 
-    def collect(self, job, timeout, liveness=False):
+    def collect(self, job, timeout, give_up=None):
         self._alive()
         jid, minions = job
+        if give_up:
+            self.give_ups.append((tuple(minions), give_up))
         deadline = time.monotonic() + timeout
         with self._seen:
             while True:
                 got = {m: r for m, r in self._returns[jid].items() if m in minions}
                 missing = set(minions) - set(got)
-                gone = liveness and missing <= self._unreachable[jid]
+                gone = give_up and missing <= self._unreachable[jid]
                 if not missing or gone or time.monotonic() >= deadline:
                     break
                 self._seen.wait(deadline - time.monotonic())

@@ -22,8 +22,11 @@ from jetson_farm.runner.site import MinionError, NoAnswer
 log = logging.getLogger(__name__)
 
 FORGET_AFTER = 600  # seconds a return nobody waits for is kept (a job of another process)
-LIVENESS_CHECK = 5.0  # seconds without an answer before a minion is asked whether it runs the job
-FIND_JOB_WAIT = 10  # the least time a minion is given to answer that question (Salt's default)
+# A silent minion is given up after ``give_up`` seconds (a site's ``silent_timeout``, 30 by
+# default): two rounds, each a wait of a sixth of it for the answer and of a third for the
+# minion to say it still runs the job (5 s and 10 s at 30, as Salt's own clients wait).
+LIVENESS_SHARE = 1 / 6
+FIND_JOB_SHARE = 1 / 3
 # Seconds a return announced on the bus is looked for in the job cache, which the master writes
 # right after it fires the event; one never stored there was fired by someone else (forged).
 CONFIRM_GRACE = 10.0
@@ -118,24 +121,24 @@ class FarmBus:
             self._first_seen.setdefault(pub["jid"], time.monotonic())
         return pub["jid"], minions
 
-    def collect(self, job, timeout, liveness=False):
+    def collect(self, job, timeout, give_up=None):
         """``{minion: (ok, value)}`` of those that answered ``job`` within ``timeout`` seconds
         (``ok`` False: the value is the minion's error message), as the master's job cache holds
         the answers: a return event nobody stored there is no answer.
 
-        With ``liveness``, as Salt's own clients do, a minion that has not answered after
-        ``LIVENESS_CHECK`` seconds is asked whether it still runs the job (``saltutil.find_job``);
-        one that does not say so within the master's ``gather_job_timeout`` (at least
-        ``FIND_JOB_WAIT``), twice in a row, is down or not connected, and is not waited for
-        any longer. A long job on a live minion is waited for up to ``timeout``. Only for reads:
-        a busy minion too slow to answer ``find_job`` must not fail a step that it is running.
+        With ``give_up`` (seconds), as Salt's own clients do, a minion that has not answered after
+        a sixth of it is asked whether it still runs the job (``saltutil.find_job``); one that
+        does not say so within a third of it, twice in a row, is down or not connected, and is
+        not waited for any longer. A long job on a live minion is waited for up to ``timeout``.
+        Only for reads: a busy minion too slow to answer ``find_job`` must not fail a step that
+        it is running.
         """
         jid, minions = job
         deadline = time.monotonic() + timeout
         waited_for, late, silent_once = set(minions), set(), set()
         got = {}
         while True:
-            until = min(deadline, time.monotonic() + LIVENESS_CHECK) if liveness else deadline
+            until = min(deadline, time.monotonic() + give_up * LIVENESS_SHARE) if give_up else deadline
             # A return missed on the bus is still found in the cache, once per round.
             got.update(self._confirm(jid, waited_for - set(got)))
             while not waited_for <= set(got) and time.monotonic() < until:
@@ -152,7 +155,7 @@ class FarmBus:
             missing = waited_for - set(got)
             if not missing or time.monotonic() >= deadline:
                 break
-            silent, done = self._not_running(jid, missing)
+            silent, done = self._not_running(jid, missing, give_up * FIND_JOB_SHARE)
             # Silent twice in a row: a live minion busy in its main loop (a pillar refresh) may
             # miss one question. Done with the job but no return yet: one more check too.
             waited_for -= (silent & silent_once) | (done & late)
@@ -160,10 +163,9 @@ class FarmBus:
         self._drop(jid)
         return {minion: answer(stored) for minion, stored in got.items()}
 
-    def _not_running(self, jid, minions):
-        """``(silent, done)``: those of ``minions`` that did not answer whether they run ``jid``,
-        and those that said they do not."""
-        wait = max(self.opts.get("gather_job_timeout", 10), FIND_JOB_WAIT)
+    def _not_running(self, jid, minions, wait):
+        """``(silent, done)``: those of ``minions`` that did not answer within ``wait`` seconds
+        whether they run ``jid``, and those that said they do not."""
         answers = self.collect(self.publish(minions, "saltutil.find_job", jid), wait)
         silent = {m for m in minions if m not in answers}
         if silent:

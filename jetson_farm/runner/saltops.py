@@ -58,12 +58,15 @@ class SaltOps:
         answered = [m for m in minions if isinstance((seen or {}).get(m), dict)]
         return self.cache.wait(jid, answered, max(CONFIRM_MIN, timeout - (time.monotonic() - began)))
 
-    def call(self, minion, fun, *args, timeout=60, **kwargs):
-        """The return of ``fun`` on ``minion``; MinionError with the minion's message if it failed."""
+    def call(self, minion, fun, *args, timeout=60, gather_job_timeout=None, **kwargs):
+        """The return of ``fun`` on ``minion``; MinionError with the minion's message if it failed.
+        ``gather_job_timeout``: how long a minion silent past ``timeout`` is given to say it still
+        runs the job (default: the master's)."""
         log.debug("calling %s on %s %s %s", fun, minion, args, kwargs)
-        stored = self._confirmed([minion], fun, args, kwargs, timeout).get(minion)
+        options = {} if gather_job_timeout is None else {"gather_job_timeout": gather_job_timeout}
+        stored = self._confirmed([minion], fun, args, kwargs, timeout, **options).get(minion)
         if stored is None:
-            raise MinionError(f"{minion}: {fun} got no answer within {timeout}s (is the minion up?)")
+            raise MinionError(f"{minion}: {fun} got no answer within {timeout:g}s (is the minion up?)")
         ok, value = answer(stored)
         if not ok:
             raise MinionError(f"{minion}: {fun} failed: {value}")

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 SITE_TIMEOUT = 120
 # Reading a site's journals and images takes a second; a site that is down is given up much
-# sooner, when it does not say it runs the job (docs/architecture.md, "Sites in one run").
+# sooner, after its ``silent_timeout`` (docs/architecture.md, "Sites in one run").
 READ_TIMEOUT = 60
 SWAP_TIMEOUT = 900  # a rename costs nothing, but injection and a first-time fsync may take a while
 REBOOT_TIMEOUT = 10
@@ -73,11 +73,11 @@ class SiteCalls:
     def journals_and_images(self):
         """``({board: {"image", "user", ...}}, {image: board or None})``: what is at each nfsroot
         of the site now, and where every image is (two jobs, sent together)."""
-        minion = self.site.minion
+        minion, give_up = self.site.minion, self.site.silent_timeout
         jobs = {fun: self.bus.publish([minion], fun) for fun in ("jetson_rootfs.state", "jetson_rootfs.list")}
         try:
             state, listed = (
-                self.bus.answer_of(minion, fun, self.bus.collect(job, READ_TIMEOUT, liveness=True))
+                self.bus.answer_of(minion, fun, self.bus.collect(job, READ_TIMEOUT, give_up=give_up))
                 for fun, job in jobs.items())
         except NoAnswer as err:
             raise self.silent(err) from None

@@ -8,16 +8,19 @@ from jetson_farm.runner import history, leases, quarantine
 log = logging.getLogger(__name__)
 
 
-def ask_sites(inventory, ops, fun, only=None, timeout=10):
+def ask_sites(inventory, ops, fun, only=None):
     """``{site: answer}`` of ``fun`` on every site server (or the sites ``only``), one after
-    another; a site that does not answer is logged and left out. ``timeout`` is Salt's: past
-    it, a site still running the job is waited for; a silent one is given up."""
+    another; a site that does not answer is logged and left out. Each site is waited for a
+    third of its ``silent_timeout`` (Salt's ``timeout``), then asked whether it still runs the
+    job (another third, ``gather_job_timeout``): a site still on it is waited for, a silent
+    one is given up."""
     answers = {}
     for site in inventory.sites.values():
         if only is not None and site.name not in only:
             continue
+        wait = site.silent_timeout / 3
         try:
-            answers[site.name] = ops.call(site.minion, fun, timeout=timeout)
+            answers[site.name] = ops.call(site.minion, fun, timeout=wait, gather_job_timeout=wait)
         except JetsonError as err:
             log.warning("site %s: no answer to %s: %s", site.name, fun, err)
     return answers

@@ -15,6 +15,7 @@ from tests.functional.conftest import site_loaders
 
 BOARDS = {"site01": ["jtk1", "jtk2"], "site02": ["jtk3", "jtk4"]}
 FIRST = {"jtk1": "alice/cuda-dev", "jtk2": "bob/ros", "jtk3": "alice/cuda-dev", "jtk4": "bob/ros"}
+SILENT_TIMEOUT = 4  # site02's own, in its pillar: site01 keeps the default (30 s)
 STEP_JOBS = ("jetson_power.stop_many", "jetson_power.ensure_down_many", "jetson_nfs.unexport_many",
              "jetson_rootfs.swap_many", "jetson_nfs.export_many", "jetson_power.start_many")
 
@@ -28,7 +29,8 @@ def site02(salt_factories, tmp_path_factory):
 
 @pytest.fixture
 def farm(session_loaders, site02, farm_folder):  # noqa: F811
-    farm = EngineFarm(farm_folder, {"site01": session_loaders, "site02": site02}, BOARDS)
+    farm = EngineFarm(farm_folder, {"site01": session_loaders, "site02": site02}, BOARDS,
+                      tune=lambda pillar: pillar["sites"]["site02"].update(silent_timeout=SILENT_TIMEOUT))
     yield farm
     farm.close()
     session_loaders.reset_state()
@@ -73,3 +75,6 @@ def test_a_site_that_is_down_fails_only_its_own_boards(farm):
         assert farm.grain(board)["switch_id"] == f"seed-{board}"
     assert not [minions for fun in STEP_JOBS for minions in wire.ran(fun) if "site02" in minions]
     assert farm.misplaced() == {}
+    # Each site's reads are given up after that site's own silent_timeout (the wire gives up a
+    # silent site at once; FarmBus waits that long for it).
+    assert sorted(wire.give_ups) == [(("site01",), 30), (("site01",), 30), (("site02",), SILENT_TIMEOUT)]

@@ -40,6 +40,21 @@ def test_the_example_inventory_is_valid(tmp_path):
     assert inventory.site_of_minion("site01").root == str(tmp_path / "root")
 
 
+def test_a_sites_silent_timeout_is_its_own_or_30_seconds(tmp_path):
+    pillar = make_pillar(tmp_path)
+    assert Inventory.load(pillar).sites["site01"].silent_timeout == 30
+    pillar["sites"]["site01"]["silent_timeout"] = 6
+    assert Inventory.load(pillar).sites["site01"].silent_timeout == 6
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, "soon"])
+def test_a_silent_timeout_that_is_no_positive_number_of_seconds_is_refused(tmp_path, bad):
+    pillar = make_pillar(tmp_path)
+    pillar["sites"]["site01"]["silent_timeout"] = bad
+    assert Inventory(pillar).problems() == [
+        f"sites.site01.silent_timeout: {bad!r} must be a positive number of seconds"]
+
+
 def test_stable_ids_do_not_change_between_loads(tmp_path):
     first = Inventory.load(make_pillar(tmp_path)).board("jtk1")
     again = Inventory.load(make_pillar(tmp_path)).board("jtk1")
