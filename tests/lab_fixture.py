@@ -12,9 +12,6 @@ Tests that power a board off, inject a fault or change its nfsroot must give it 
 found it: ``lab.restore(board)`` clears faults, powers it on and waits for its minion
 (``wait=False`` where the next test powers the board off first).
 
-``many_board_lab`` is a lab of 12 boards, one per module that uses it (the switches of many
-boards at once, tests/integration/test_switch_many.py).
-
 ``vm_lab`` (tests/e2e) is a second lab with one process board and VM boards jvm1, jvm2: QEMU
 machines booting a Debian image (built by the site's ``jetson_rootfs.build``, cached in
 /var/cache/jetson-farm) with its root on the lab's NFS.
@@ -39,7 +36,6 @@ BIN = pathlib.Path(sys.executable).parent
 # Short paths: unix sockets (the supervisor's, Salt's IPC) are limited to 107 bytes.
 LAB_BASE = pathlib.Path(os.environ.get("JETSON_LAB_TEST_BASE", "/var/tmp/jetson-lab-tests"))
 LAB_BOARDS = 3
-LAB_MANY_BOARDS = 12
 UP_TIMEOUT = 400
 BOOT_TIMEOUT = 90
 LAB_VM_BOARDS = 2
@@ -233,14 +229,6 @@ def lab_session():
         lab_dir = _shared["lab"].dir
         _shared["lab"] = None
         _tear_down(lab_dir)
-
-
-@pytest.fixture(scope="module")
-def many_board_lab():
-    """A lab of its own with boards jtk1..jtk12, for a module whose tests switch many boards at once."""
-    lab = _bring_up(["--boards", LAB_MANY_BOARDS], 2 * UP_TIMEOUT)
-    yield lab
-    _tear_down(lab.dir, 300)
 
 
 @pytest.fixture(scope="module")

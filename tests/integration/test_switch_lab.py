@@ -1,6 +1,9 @@
 """The switch and release orchestrations against a lab of real board minions (tests/lab_fixture.py).
 
-Each test leaves every board on its default image, up, with no fault, lease or quarantine.
+Each test leaves every board on its default image, up, with no fault, lease or quarantine. A busy
+board's refusal and a release that parks run in seconds in the engine tier
+(tests/functional/test_engine_switch.py); the busy refusal on the wire is also
+tests/integration/test_switch_api.py's (two runs through a real salt-api).
 """
 
 import pytest
@@ -16,9 +19,7 @@ from tests.switch_helpers import (
     places_of,
     sessions,
     site_job,
-    start_orchestrate,
     state_and_images,
-    state_of,
     states_of,
     step_tags,
     together,
@@ -117,50 +118,6 @@ def test_three_boards_switch_in_one_run_side_by_side(farm):
     assert last_lease < first_record
     assert_each_image_in_one_place(release(rig, *wanted))
     site_job(rig, rig.site, ("jetson_rootfs.remove", "alice/l4t-base"))  # as the lab was
-
-
-def test_a_second_switch_of_a_busy_board_is_refused_at_once(farm):
-    rig, watch = farm
-    first = start_orchestrate(rig, "jetson.switch", {"board": "jtk2", "image": "bob/ros"})
-    try:
-        watch.wait_for("jetson/switch/jtk2/lease")
-        second = orchestrate(rig, "jetson.switch", {"board": "jtk2", "image": "alice/cuda-dev"})
-        assert second.returncode != 0
-        assert "board jtk2 is busy: bob is switching it to bob/ros" in second.stdout
-        assert "the lease expires" in second.stdout
-        refused = [d for d in watch.data("jetson/board/jtk2/failed") if d["step"] == "lease"]
-        assert refused and "is busy" in refused[-1]["reason"]
-    finally:
-        out, _ = first.communicate(timeout=600)
-    assert first.returncode == 0, out[-3000:]
-    assert state_of(rig, "jtk2")["image"] == "bob/ros"
-    assert rig.salt_run(["jetson.lease"]).data in ({}, None)
-    release(rig, "jtk2")
-
-
-def test_release_parks_a_board_without_default_image(farm):
-    rig, _ = farm
-    pillar = rig.pillar
-    saved = dict(pillar["boards"]["jtk3"])
-    pillar["boards"]["jtk3"]["image"] = ""
-    pillar["defaults"]["image"] = ""
-    rig.write_pillar(pillar)
-    try:
-        ret = orchestrate(rig, "jetson.release", {"board": "jtk3"})
-        assert ret.returncode == 0, ret.stdout[-3000:]
-        state, places = state_and_images(rig, "jtk3")
-        assert state["image"] is None
-        assert places[default("jtk3")] == ["store"]
-        assert rig.status("jtk3")["power"] == "off"
-        assert sessions(rig, "jtk3")[-1]["outcome"] == "parked"
-    finally:
-        pillar = rig.pillar
-        pillar["boards"]["jtk3"] = saved
-        pillar["defaults"]["image"] = "admin/l4t-base"
-        rig.write_pillar(pillar)
-    places = release(rig, "jtk3")
-    rig.wait_up("jtk3")
-    assert_each_image_in_one_place(places)
 
 
 def test_steps_are_numbered_in_the_events(farm):

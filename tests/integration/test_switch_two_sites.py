@@ -1,6 +1,7 @@
-"""Two site servers, one master (docs/architecture.md, "Sites in one run"): one orchestration
-switches boards on both sites side by side, and a site whose minion is down fails only its own
-boards, naming the site, while the other site's boards switch.
+"""Two site servers, one master (docs/architecture.md, "Sites in one run"): a site whose minion
+is down fails only its own boards, naming the site, while the other site's boards switch. One
+run switching both sites side by side runs in seconds in the engine tier
+(tests/functional/test_engine_sites.py).
 
 This module brings up its own lab: ``jetson-lab up --sites 2 --boards 4`` (jtk1, jtk2 on site01;
 jtk3, jtk4 on site02, each site with its own store and Ganesha).
@@ -14,7 +15,6 @@ import pytest
 from jetson_lab import farm
 from tests.lab_fixture import UP_TIMEOUT, _bring_up, _tear_down
 from tests.switch_helpers import (
-    EventWatch,
     last_sessions,
     markers,
     orchestrate,
@@ -24,7 +24,6 @@ from tests.switch_helpers import (
 )
 
 SITE01, SITE02 = "site01", "site02"
-FIRST = {"jtk1": "alice/cuda-dev", "jtk2": "bob/ros", "jtk3": "alice/cuda-dev", "jtk4": "bob/ros"}
 
 
 @pytest.fixture(scope="module")
@@ -93,34 +92,6 @@ def test_the_lab_has_two_sites_each_with_its_boards_store_and_ganesha(two_sites)
         assert lab.nfs_sessions(board)
     assert places[SITE02]["admin/l4t-base-jtk3"] == "jtk3"
     assert "admin/l4t-base-jtk3" not in places[SITE01]
-
-
-def test_one_orchestration_switches_both_sites_side_by_side(two_sites):
-    lab = two_sites
-    watch = EventWatch(lab)
-    try:
-        ret = orchestrate(lab, "jetson.switch", {"boards": FIRST})
-    finally:
-        watch.close()
-    assert ret.returncode == 0, ret.stdout[-3000:]
-    (journals, places), (seen, last), status = together(
-        lambda: look(lab), lambda: running(lab, FIRST), lambda: lab.salt_run(["jetson.status"]).data)
-    for board, image in FIRST.items():
-        user = image.split("/")[0]
-        assert f"{board}: ok: up on {image} for {user}" in ret.stdout
-        assert image_of(journals, board) == image
-    assert_running(FIRST, seen, last)
-    # The same names on two sites are two images: each in its own site's store, at its own board.
-    assert places[SITE01]["alice/cuda-dev"] == "jtk1"
-    assert places[SITE02]["alice/cuda-dev"] == "jtk3"
-    assert places[SITE02]["admin/l4t-base-jtk3"] == "store"
-    # Side by side: each site had stopped its boards before the other's were verified, which a
-    # run that took the sites one after the other never does.
-    tags = watch.tags("jetson/switch/")
-    for one, other in (("jtk1", "jtk3"), ("jtk3", "jtk1")):
-        assert tags.index(f"jetson/switch/{one}/stop") < tags.index(f"jetson/switch/{other}/verify"), tags
-    assert {b: (row["site"], row["state"], row["image"]) for b, row in status.items()} == {
-        b: (lab.site_of(b), "up", image) for b, image in FIRST.items()}
 
 
 def test_a_site_that_is_down_fails_only_its_own_boards(two_sites):
