@@ -149,9 +149,9 @@ class SafeRoot:
         finally:
             os.close(fd)
 
-    def check_writable(self, relpath):
+    def check_writable(self, relpath, max_size=None):
         """Raise UnsafePath unless ``relpath`` could be written: every existing folder on the way
-        a real folder, the file itself absent or a regular file."""
+        a real folder, the file itself absent or a regular file (of at most ``max_size`` bytes)."""
         parts = split_relpath(relpath)
         fd = os.dup(self.fd)
         try:
@@ -166,6 +166,7 @@ class SafeRoot:
                 if i == len(parts) - 1:
                     if not stat.S_ISREG(st.st_mode):
                         raise self._unsafe(sub, "not a regular file", relpath)
+                    self._check_size(sub, st.st_size, max_size)
                     return
                 child = self._open_component(fd, name, sub, relpath)
                 os.close(fd)
@@ -175,10 +176,16 @@ class SafeRoot:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def copy_out(self, relpath, dest_path):
+    def _check_size(self, relpath, size, max_size):
+        if max_size is not None and size > max_size:
+            raise self._unsafe(relpath, f"{size} bytes, more than the {max_size} a file the farm saves "
+                               "and replaces may hold")
+
+    def copy_out(self, relpath, dest_path, max_size=None):
         """Copy the regular file ``relpath`` to ``dest_path`` (outside the rootfs); its stat.
 
-        Returns None if it does not exist; UnsafePath if it is a symlink or not a regular file.
+        Returns None if it does not exist; UnsafePath if it is a symlink, not a regular file, or
+        larger than ``max_size`` bytes (a sparse file of terabytes would fill the site's disk).
         """
         dir_fd, name = self._parent(relpath)
         if dir_fd is None:
@@ -197,8 +204,12 @@ class SafeRoot:
                 st = os.fstat(src)
                 if not stat.S_ISREG(st.st_mode):
                     raise self._unsafe(relpath, "not a regular file")
+                self._check_size(relpath, st.st_size, max_size)
+                copied = 0
                 with open(dest_path, "wb") as out:
                     while chunk := os.read(src, 1 << 20):
+                        copied += len(chunk)
+                        self._check_size(relpath, copied, max_size)  # it grew since fstat
                         out.write(chunk)
                     out.flush()
                     os.fsync(out.fileno())

@@ -24,7 +24,11 @@ from jetson_farm.safepath import TEMP_SUFFIX, SafeRoot
 log = logging.getLogger(__name__)
 
 FILE, ABSENT, DIR_CREATED = "file", "absent", "dir-created"
-LEFT = "left"  # a board-made path that was no regular file at the swap (a symlink?): never touched
+LEFT = "left"  # a board-made path that was no regular file (a symlink?) or too large: never touched
+# The most an original the swap saves may hold: ids and keys are bytes, a huge (or sparse) file
+# at one of those paths is the image owner's attempt on the site's disk. A board-made one is
+# left as it is; one the swap must replace refuses the swap before anything moves.
+ORIGINAL_MAX = 1 << 20
 
 
 class SavedOriginals:
@@ -62,10 +66,11 @@ class SavedOriginals:
 
 
 def preflight(rootfs, label, items):
-    """UnsafePath unless every item of ``items`` could be written into ``rootfs`` safely."""
+    """UnsafePath unless every item of ``items`` could be written into ``rootfs`` safely, its
+    original (saved first) at most ORIGINAL_MAX bytes."""
     with SafeRoot(rootfs, label=label) as root:
         for item in items:
-            root.check_writable(item.relpath)
+            root.check_writable(item.relpath, max_size=ORIGINAL_MAX)
 
 
 def inject(rootfs, label, items, saved, image, switch_id):
@@ -86,7 +91,7 @@ def inject(rootfs, label, items, saved, image, switch_id):
 
     def save_original(root, relpath):
         blob = str(len(manifest["entries"]))
-        st = root.copy_out(relpath, os.path.join(saved.blobs, blob))
+        st = root.copy_out(relpath, os.path.join(saved.blobs, blob), max_size=ORIGINAL_MAX)
         if st is None:
             record({"path": relpath, "kind": ABSENT})
         else:

@@ -6,7 +6,9 @@ import stat
 
 import pytest
 
+from jetson_farm.rootfs.inject import ORIGINAL_MAX
 from jetson_farm.runner.identity_store import ensure_identity
+from jetson_farm.safepath import UnsafePath
 from tests.unit.test_rootfs_helpers import add_image, make_site, manifest, not_exported
 
 IMAGE = "alice/cuda-dev"
@@ -151,3 +153,37 @@ def test_a_folder_the_board_turned_into_a_link_is_not_entered(site, host):
     assert any(item.startswith("etc/ssh: etc/ssh is a symlink") for item in ret["not_restored"])
     assert host_files(host) == host_before
     assert os.readlink(os.path.join(slot, "etc/ssh")) == str(host / "etc")
+
+
+OVER = ORIGINAL_MAX + 1  # one byte is enough: the size is read, never the file (it may be a sparse TiB)
+
+
+def sparse(path, size):
+    """A sparse file of ``size`` bytes: what a user root makes in no time and no space."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.truncate(size)
+
+
+def test_a_huge_file_where_the_swap_injects_refuses_the_swap_before_anything_moves(site):
+    slot = add(site, {})
+    sparse(os.path.join(slot, "etc/ssh/ssh_host_rsa_key"), OVER)
+    before = manifest(slot)
+    with pytest.raises(UnsafePath, match=r"etc/ssh/ssh_host_rsa_key is 1048577 bytes, more than the "
+                                         r"1048576 a file the farm saves and replaces may hold"):
+        site.swap("jtk1", IMAGE, is_exported=not_exported)
+    assert manifest(slot) == before  # still in its slot, untouched
+    assert not os.path.lexists(site.board("jtk1").nfsroot)  # nothing moved there
+
+
+def test_a_huge_board_made_file_is_left_as_it_is_not_copied(site):
+    slot = add(site, {"etc/machine-id": ""})
+    sparse(os.path.join(slot, "var/lib/systemd/random-seed"), OVER)
+    before = manifest(slot)
+    site.swap("jtk1", IMAGE, is_exported=not_exported)
+    state = os.path.join(site.site.root, "state")
+    saved = sum(os.path.getsize(os.path.join(d, n)) for d, _, names in os.walk(state) for n in names)
+    assert saved < ORIGINAL_MAX, saved  # only ids and keys were saved
+    ret = site.park("jtk1", is_exported=not_exported)
+    assert (ret["parked"], ret["not_restored"]) == (IMAGE, [])
+    assert manifest(slot) == before
