@@ -2,7 +2,8 @@
 
 ::
 
-    jetson-lab up [--name demo | --dir DIR] [--boards N] [--vm-boards N] [--sites N] [--no-wait]
+    jetson-lab up [--name demo | --dir DIR] [--boards N] [--vm-boards N] [--sites N] [--vms-off]
+                  [--no-wait]
     jetson-lab status [--name demo | --dir DIR] [--json]
     jetson-lab down [--name demo | --dir DIR] [--purge]
     jetson-lab power BOARD on|off|cycle|status [--name demo | --dir DIR]
@@ -42,6 +43,8 @@ def _parser():
     cmd.add_argument("--sites", type=int, default=None,
                      help="site servers, each with its own minion, store and Ganesha; the boards are "
                           "shared out among them (default 1, or as before)")
+    cmd.add_argument("--vms-off", action="store_true",
+                     help="do not power the VM boards on (a new lab's stay off until powered or switched)")
     cmd.add_argument("--no-wait", action="store_true", help="do not wait for the boards' minions")
     cmd = add("status", "boards, power, ping, minion up")
     cmd.add_argument("--json", action="store_true")
@@ -78,7 +81,8 @@ def main(argv=None):
     try:
         if args.command == "up":
             result = farm.up(lab_dir, boards=args.boards, name=args.name if not args.dir else None,
-                             wait=not args.no_wait, vm_boards=args.vm_boards, sites=args.sites)
+                             wait=not args.no_wait, vm_boards=args.vm_boards, sites=args.sites,
+                             vm_power=not args.vms_off)
             print(json.dumps(result, indent=2))
         elif args.command == "status":
             data = farm.status(lab_dir)

@@ -47,7 +47,9 @@ class LabConfig:
     # "max" shows the guest SVM (it loads kvm for nothing) and booted slower under TCG here
     # (docs/lab.md).
     vm_cpu_model: str = "qemu64"
-    vm_rootdelay: int = 10  # NFS mount tries before the VM's kernel panics
+    # Debian's initramfs sleeps this many seconds before it mounts the root, then boot=nfs4 tries
+    # this many times, a second apart, before the kernel panics: each boot pays for it.
+    vm_rootdelay: int = 3
     sites: int = 1  # site servers: site01 (the boards' first share, VM boards), site02, ...
 
     @classmethod

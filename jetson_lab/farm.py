@@ -98,8 +98,10 @@ def _supervisor_pid(config):
     return daemons.read_pid(_pid_file(config, "supervisor"))
 
 
-def up(lab_dir, boards=None, name=None, wait=True, vm_boards=None, sites=None):
-    """Bring the lab up (or complete it); a summary dict."""
+def up(lab_dir, boards=None, name=None, wait=True, vm_boards=None, sites=None, vm_power=True):
+    """Bring the lab up (or complete it); a summary dict. ``vm_power=False`` leaves the VM boards
+    as they are (off in a new lab): each TCG boot costs a minute or more, and a switch powers a
+    board on itself."""
     config = load_or_create(lab_dir, boards, name, vm_boards, sites)
     net = config.network
     network.create_bridge(net, config.sites)
@@ -139,13 +141,14 @@ def up(lab_dir, boards=None, name=None, wait=True, vm_boards=None, sites=None):
         enroll_boards(config)
     log.info("lab %s: placing default images", config.name)
     gaps = place_default_images(config, missing.result())
-    log.info("lab %s: powering boards on", config.name)
-    for board in config.all_boards:
+    powered = [b for b in config.all_boards if vm_power or b not in config.vm_boards]
+    log.info("lab %s: powering boards on: %s", config.name, ", ".join(powered))
+    for board in powered:
         client.power(config.socket_path, board, "on")
-    if wait:
-        timeout = vm_farm.VM_READY_TIMEOUT if config.vm_boards else READY_TIMEOUT
-        wait_for_boards_ready(config, timeout)
-        wait_for_minions(config, config.all_boards, timeout)
+    if wait and powered:
+        timeout = vm_farm.VM_READY_TIMEOUT if set(powered) & set(config.vm_boards) else READY_TIMEOUT
+        wait_for_boards_ready(config, powered, timeout)
+        wait_for_minions(config, powered, timeout)
     return {"lab": config.name, "dir": config.dir, "boards": config.boards, "vm_boards": config.vm_boards,
             "bridge": net.bridge, "address": net.bridge_addr, "gaps": gaps}
 
@@ -232,11 +235,13 @@ def wait_for_log_line(path, offset, timeout, what):
     log.info("%s logged no ready line in %ss; asking it directly", what, timeout)
 
 
-def wait_for_boards_ready(config, timeout):
-    """Until the supervisor sees every board's minion ready (cheaper than pinging through Salt)."""
+def wait_for_boards_ready(config, boards, timeout):
+    """Until the supervisor sees the minion of each of ``boards`` ready (cheaper than pinging
+    through Salt)."""
     deadline = time.monotonic() + timeout
     while True:
-        waiting = [row for row in client.boards(config.socket_path) if row["minion"] != "ready"]
+        waiting = [row for row in client.boards(config.socket_path)
+                   if row["board"] in boards and row["minion"] != "ready"]
         if not waiting:
             return
         if time.monotonic() > deadline:

@@ -233,8 +233,9 @@ def lab_session():
 
 @pytest.fixture(scope="module")
 def vm_lab():
-    """A lab whose boards jvm1, jvm2 are QEMU machines booting Linux over NFS (tests/e2e)."""
-    lab = _bring_up(["--boards", 1, "--vm-boards", LAB_VM_BOARDS], VM_UP_TIMEOUT)
+    """A lab whose boards jvm1, jvm2 are QEMU machines booting Linux over NFS (tests/e2e), left
+    off at bring-up: a case boots a board only where it needs one."""
+    lab = _bring_up(["--boards", 1, "--vm-boards", LAB_VM_BOARDS, "--vms-off"], VM_UP_TIMEOUT)
     yield lab
     _tear_down(lab.dir, VM_DOWN_TIMEOUT)
 

@@ -5,12 +5,17 @@ root is their nfsroot on the lab's Ganesha; their salt-minion is the image's own
 are built by the site's own ``jetson_rootfs.build`` (cached per machine) and differ by one file,
 ``/etc/jetson-e2e``. Switches go only through the public commands: ``calendar-bridge sync``
 and ``salt-run state.orch jetson.switch``.
+
+The lab brings its VM boards up off (``--vms-off``): each TCG boot costs a minute or more, so a
+board boots only where a case needs it, and each case's last boot is the next one's start. The
+broken export's rollback leaves jvm1 up on its default image; the bookings then switch that
+RUNNING board (a reboot and a new NFS session) and jvm2 from off, and the release boots both
+back on their defaults. A case run alone boots what it needs (:func:`up_on_default`).
 """
 
 import json
 import pathlib
 import subprocess
-import time
 from datetime import UTC, datetime, timedelta
 
 from calendar_bridge.writeback import read_status
@@ -18,10 +23,12 @@ from tests.bridge_events import booking_ics
 from tests.integration.bridge_env import local_bridge_config, run_sync
 from tests.lab_fixture import BIN, vm_lab  # noqa: F401  (the e2e tier's lab)
 from tests.smtp_sink import SmtpSink
+from tests.switch_helpers import EventWatch
 from tests.unit.test_rootfs_helpers import manifest
 
 MARK = "etc/jetson-e2e"
 BOOKED = {"jvm1": ("alice", "e2e-red", "red"), "jvm2": ("bob", "e2e-blue", "blue")}
+RUNNING, OFF = "jvm1", "jvm2"  # where the bookings find them: a switch of each kind
 BUILD_TIMEOUT = 3600
 UP_TIMEOUT = 900  # one TCG boot to its minion: about a minute idle, several on a busy machine
 
@@ -100,13 +107,60 @@ def console(lab, board):
     return (lab.config.run_dir(board) / "console.log").read_text(errors="replace")
 
 
+def test_an_export_broken_after_the_swap_ends_in_rollback_and_quarantine(vm_lab):  # noqa: F811
+    lab, board = vm_lab, "jvm1"
+    user, name, colour = BOOKED[board]
+    build(lab, f"{user}/{name}", colour)
+    default = lab.pillar["boards"][board]["image"]
+    before = images(lab)
+    assert before[default] == board, f"{board} is not on its default image {default}: {before}"
+    export = f"jetson/switch/{board}/export"
+    watch = EventWatch(lab, prefixes=(export,))  # listening once made
+    orch = subprocess.Popen(
+        [str(BIN / "salt-run"), "-c", str(lab.master_dir), "--out=json", "state.orch", "jetson.switch",
+         "pillar=" + json.dumps({"board": board, "image": f"{user}/{name}"})],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        watch.wait_for(export, timeout=900)
+        # The farm has swapped and exported; the board is being powered on. Take the export away.
+        broken = lab.salt([lab.site, "jetson_nfs.unexport", board])
+        assert broken.returncode == 0, broken
+        # The kernel panics without its root and QEMU exits: the switch sees the power off and
+        # rolls back at once, long before the board's boot_timeout (900 s in the lab's pillar).
+        out, _ = orch.communicate(timeout=1500)
+        assert orch.returncode != 0, out[-5000:]
+        assert f"{board} failed to boot {user}/{name}: its power went off" in out, out[-5000:]
+        status = lab.salt_run(["jetson.status"]).data[board]
+        assert (status["state"], status["image"]) == ("quarantined", default), status
+        assert images(lab) == before  # the booked image back in alice's slot, none lost
+        assert "jetson-farm: no NFSv4 root" in "".join(
+            p.read_text(errors="replace") for p in (lab.config.run_dir(board) / "console").glob("boot-*.log"))
+        lab.wait_up(board, timeout=UP_TIMEOUT)  # the next case starts from this boot
+        assert booted(lab, [board], "etc/jetson-image") == {board: ("vm-base", default)}
+    finally:
+        watch.close()
+        if orch.poll() is None:
+            orch.kill()
+            orch.communicate()
+        lab.salt_run(["jetson.unquarantine", f"board={board}"])
+
+
+def up_on_default(lab, board):
+    """``board`` up on its default image: as the case before left it, else booted now."""
+    if lab.status(board)["minion"] != "ready":
+        lab.power(board, "on")
+        lab.wait_up(board, timeout=UP_TIMEOUT)
+
+
 def test_bookings_tonight_boot_the_booked_images_over_nfs(vm_lab, radicale, tmp_path):  # noqa: F811
     lab = vm_lab
     for user, name, colour in BOOKED.values():
         build(lab, f"{user}/{name}", colour)
+    up_on_default(lab, RUNNING)
+    lab.power(OFF, "off")  # off already, as the lab brought it up: a no-op
     before = {image: manifest(str(slot(lab, image))) for image in (f"{u}/{n}" for u, n, _ in BOOKED.values())}
     old_sessions = {board: tcp_sessions(lab, board) for board in BOOKED}
-    assert all(old_sessions.values()), old_sessions
+    assert old_sessions[RUNNING], old_sessions
     boots = {board: lab.status(board)["boots"] for board in BOOKED}
     with SmtpSink() as sink:
         config = local_bridge_config(tmp_path / "bridge.yaml", radicale, lab, sink, tmp_path, timeout=1500)
@@ -157,49 +211,3 @@ def identity_in_use(lab, board):
     for key in keys:
         assert (root / "etc/ssh" / key.name).read_bytes() == key.read_bytes(), key.name
     return machine_id
-
-
-def _event_watch(lab, tag):
-    """A ``salt-run state.event TAG count=1`` process, listening once it returns."""
-    proc = subprocess.Popen([str(BIN / "salt-run"), "-c", str(lab.master_dir), "state.event", tag, "count=1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(3)  # state.event sees only events fired after it subscribed
-    return proc
-
-
-def test_an_export_broken_after_the_swap_ends_in_rollback_and_quarantine(vm_lab):  # noqa: F811
-    lab, board = vm_lab, "jvm1"
-    user, name, colour = BOOKED[board]
-    build(lab, f"{user}/{name}", colour)
-    default = lab.pillar["boards"][board]["image"]
-    before = images(lab)
-    assert before[default] == board, f"{board} is not on its default image {default}: {before}"
-    watch = _event_watch(lab, f"jetson/switch/{board}/export")
-    orch = subprocess.Popen(
-        [str(BIN / "salt-run"), "-c", str(lab.master_dir), "--out=json", "state.orch", "jetson.switch",
-         "pillar=" + json.dumps({"board": board, "image": f"{user}/{name}"})],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        seen, _ = watch.communicate(timeout=900)
-        assert f"jetson/switch/{board}/export" in seen, seen
-        # The farm has swapped and exported; the board is being powered on. Take the export away.
-        broken = lab.salt([lab.site, "jetson_nfs.unexport", board])
-        assert broken.returncode == 0, broken
-        # The kernel panics without its root and QEMU exits: the switch sees the power off and
-        # rolls back at once, long before the board's boot_timeout (900 s in the lab's pillar).
-        out, _ = orch.communicate(timeout=1500)
-        assert orch.returncode != 0, out[-5000:]
-        assert f"{board} failed to boot {user}/{name}: its power went off" in out, out[-5000:]
-        status = lab.salt_run(["jetson.status"]).data[board]
-        assert (status["state"], status["image"]) == ("quarantined", default), status
-        assert images(lab) == before  # the booked image back in alice's slot, none lost
-        assert "jetson-farm: no NFSv4 root" in "".join(
-            p.read_text(errors="replace") for p in (lab.config.run_dir(board) / "console").glob("boot-*.log"))
-        lab.wait_up(board, timeout=UP_TIMEOUT)
-        assert booted(lab, [board], "etc/jetson-image") == {board: ("vm-base", default)}
-    finally:
-        for proc in (watch, orch):
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-        lab.salt_run(["jetson.unquarantine", f"board={board}"])

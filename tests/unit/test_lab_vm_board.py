@@ -39,11 +39,11 @@ def test_cmdline_names_the_board_and_its_export(tmp_path):
                                 mac="02:4a:4c:00:00:65", tap="jlabcdt101", server="10.213.5.1",
                                 netmask="255.255.255.0", nfs_port=2049, rootdelay=7)
     line = board.cmdline()
-    assert "boot=nfs4 nfsroot=10.213.5.1:/lab/nfsroot/jvm1 " in line
+    assert f"boot=nfs4 nfsroot=10.213.5.1:/lab/nfsroot/jvm1,{vm_board.NFS_OPTIONS} " in line
     assert "ip=10.213.5.111::10.213.5.1:255.255.255.0:jvm1:eth0:off" in line
     assert "rootdelay=7" in line and "net.ifnames=0" in line and "panic=5" in line
     board.nfs_port = 12049
-    assert "nfsroot=10.213.5.1:/lab/nfsroot/jvm1,port=12049 " in board.cmdline()
+    assert f"nfsroot=10.213.5.1:/lab/nfsroot/jvm1,port=12049,{vm_board.NFS_OPTIONS} " in board.cmdline()
     assert board.status()["power"] == "off"
 
 
