@@ -6,7 +6,9 @@ argument as a redefinition, F811). The
 lab runs its own salt-master (config dir ``lab.master_dir``), the site minion ``site01``, a
 Ganesha on the lab's bridge, and boards jtk1..jtk3 as real salt-minions in network namespaces,
 each booted from its own default image ``admin/l4t-base-<board>``. Helpers run the Salt CLI
-against that master with argument lists and ``--out=json``; each returns a :class:`Result`.
+against that master with argument lists and ``--out=json``; each returns a :class:`Result`. The
+lab's own questions (a pillar refresh, a board's ping) are jobs sent from the test process
+(tests/salt_clients.py, ``lab.master_conf``), not CLI processes.
 
 Tests that power a board off, inject a fault or change its nfsroot must give it back as they
 found it: ``lab.restore(board)`` clears faults, powers it on and waits for its minion
@@ -31,6 +33,7 @@ import pytest
 
 from jetson_lab import client
 from jetson_lab.config import SITE_MINION, LabConfig
+from tests import salt_clients
 
 BIN = pathlib.Path(sys.executable).parent
 # Short paths: unix sockets (the supervisor's, Salt's IPC) are limited to 107 bytes.
@@ -64,6 +67,7 @@ class Lab:
         self.dir = pathlib.Path(lab_dir)
         self.config = LabConfig.read(lab_dir)
         self.master_dir = self.config.master_dir
+        self.master_conf = self.master_dir / "master"
         self.site_dir = self.config.site_dir
         self.socket = self.config.socket_path
         self.boards = list(self.config.boards)
@@ -121,8 +125,7 @@ class Lab:
         tmp.write_text(json.dumps({"jetson": pillar}, indent=1))
         os.replace(tmp, path)
         for site in self.sites:
-            result = self.salt([site, "saltutil.refresh_pillar", "wait=True"])
-            assert result.returncode == 0, result
+            salt_clients.answer(self.master_conf, site, "saltutil.refresh_pillar", timeout=180, wait=True)
 
     # -- boards ----------------------------------------------------------------------------
 
@@ -153,8 +156,8 @@ class Lab:
         # One question at a time, with the patience a TCG board needs: a VM board's minion asked
         # every 2 s piles up jobs and then fails to return any of them.
         wait = VM_PING_WAIT if board in self.config.vm_boards else 2
-        result = self.salt(["-t", str(wait), board, "test.ping"], timeout=wait + 60)
-        return result.returncode == 0 and result.of(board) is True
+        found = salt_clients.job(self.master_conf, board, "test.ping", timeout=wait).get(board)
+        return salt_clients.succeeded(found) and found["ret"] is True
 
     def nfs_sessions(self, board):
         """Established TCP connections from the board to the lab's NFS port (host view)."""

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from tests import salt_clients
 from tests.conftest import SALT_DIR, make_pillar
 from tests.integration.site_env import exported_paths, unexport_under
 
@@ -67,19 +68,24 @@ class Farm:
         """Write this test's pillar and make sure the minion DAEMON holds it.
 
         The refresh goes through the master to the daemon (a salt-call refresh may leave the
-        daemon's in-memory pillar at the previous test's); a few tries, no timing involved.
+        daemon's in-memory pillar at the previous test's); a few tries, no timing involved. Both
+        questions are jobs sent from this process (tests/salt_clients.py), not CLI processes.
         """
         (self._pillar_tree / "jetson.sls").write_text(json.dumps({"jetson": self.pillar}))
         for _ in range(5):
-            ret = self.salt("saltutil.refresh_pillar", wait=True)
-            assert ret.returncode == 0, ret
+            self.ask("saltutil.refresh_pillar", wait=True)
             if self.daemon_pillar() == self.pillar:
                 return
         raise AssertionError("the site minion daemon never picked up this test's pillar")
 
     def daemon_pillar(self):
-        ret = self.salt("pillar.item", "jetson", unmask=True)
-        return (ret.data or {}).get("jetson")
+        return (self.ask("pillar.item", "jetson", unmask=True) or {}).get("jetson")
+
+    def ask(self, fun, *args, **kwargs):
+        """What the site minion daemon returns for ``fun``, asked from this process through the
+        master (no CLI process); fails naming the question when it failed."""
+        return salt_clients.answer(self.master.config_file, self.minion.id, fun, *args, timeout=180,
+                                   **kwargs)
 
     def call(self, fun, *args, **kwargs):
         """``salt-call fun args`` on the site minion; the ProcessResult."""
@@ -97,7 +103,7 @@ def withdraw_exports(farm):
     if not any(path.startswith(f"{farm.dir}/") for path in exported_paths()):
         return
     for board in farm.pillar.get("boards", {}):
-        farm.salt("jetson_nfs.unexport", board)
+        salt_clients.job(farm.master.config_file, farm.minion.id, "jetson_nfs.unexport", [board])
     unexport_under(farm.dir)
 
 
