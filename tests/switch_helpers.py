@@ -174,12 +174,13 @@ class EventWatch:
             time.sleep(0.05)
         return self.data(tag)[-1]
 
-    def wait_for_job(self, fun, timeout=300, minion=None):
+    def wait_for_job(self, fun, timeout=300, minion=None, since=0):
         """The ``salt/job/<jid>/new`` data of the first job of ``fun`` (sent to ``minion``, if
-        given) published since the watch began (the watch needs the prefix ``salt/job/``)."""
+        given) published since the watch began, or since its event number ``since`` (an index
+        into ``events``; the watch needs the prefix ``salt/job/``)."""
         deadline = time.monotonic() + timeout
         while True:
-            found = [data for tag, data in self.events
+            found = [data for tag, data in self.events[since:]
                      if tag.startswith("salt/job/") and tag.endswith("/new") and data.get("fun") == fun
                      and (minion is None or minion in data.get("minions", []))]
             if found:
