@@ -22,6 +22,23 @@ def orchestrate(lab, sls, pillar, timeout=900):
     return lab.salt_run(["state.orch", sls, f"pillar={json.dumps(pillar)}"], timeout=timeout)
 
 
+# What a normal run must never print on stderr: a traceback, a leak warning, a Python warning.
+# Salt 3008.3's own finalizer warnings are hidden on purpose (jetson_farm/salt_noise.py).
+NOISE = ("Traceback", "unclosed", "Warning", "WARNING")
+
+
+def noise(stderr):
+    """The lines of ``stderr`` that hold a traceback, a leak or a warning."""
+    return [line for line in stderr.splitlines() if any(word in line for word in NOISE)]
+
+
+def admin_salt_run(lab, *args, timeout=900):
+    """``salt-run -c <lab master> ARGS`` exactly as an admin types it (Salt's default outputter
+    and log level): the CompletedProcess."""
+    argv = [os.path.join(os.path.dirname(sys.executable), "salt-run"), "-c", str(lab.master_dir), *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+
+
 def start_orchestrate(lab, sls, pillar):
     """The same, in the background, in its own process group (so a test can kill it whole)."""
     argv = [os.path.join(os.path.dirname(sys.executable), "salt-run"),

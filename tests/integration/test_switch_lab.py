@@ -6,15 +6,19 @@ board's refusal and a release that parks run in seconds in the engine tier
 tests/integration/test_switch_api.py's (two runs through a real salt-api).
 """
 
+import json
+
 import pytest
 
 from jetson_farm.switch import STEPS
 from tests.lab_fixture import lab  # noqa: F401
 from tests.switch_helpers import (
     EventWatch,
+    admin_salt_run,
     last_sessions,
     marker,
     markers,
+    noise,
     orchestrate,
     places_of,
     sessions,
@@ -42,10 +46,15 @@ def assert_each_image_in_one_place(places):
 
 
 def release(rig, *boards):
-    """Release ``boards``; each is back on its default image. Returns the site's ``{image: [places]}``
-    (every journal and the image list in one site job)."""
+    """Release ``boards``; each is back on its default image. Returns the site's ``{image: [places]}``."""
     ret = orchestrate(rig, "jetson.release", {"boards": list(boards)})
     assert ret.returncode == 0, ret.stdout[-3000:]
+    return places_on_defaults(rig, *boards)
+
+
+def places_on_defaults(rig, *boards):
+    """The site's ``{image: [places]}``, each of ``boards`` checked to be on its default image
+    (every journal and the image list in one site job)."""
     answer = site_job(rig, rig.site, ("jetson_rootfs.state",), ("jetson_rootfs.list",))
     journals, listing = answer["jetson_rootfs.state"], answer["jetson_rootfs.list"]
     assert isinstance(journals, dict) and isinstance(listing, list), answer
@@ -55,9 +64,15 @@ def release(rig, *boards):
 
 
 def test_one_board_switch_then_release(farm):
+    """Also: the switch, status and release an admin types print no warning or traceback."""
     rig, watch = farm
-    ret = orchestrate(rig, "jetson.switch", {"board": "jtk1", "image": "alice/cuda-dev"})
-    assert ret.returncode == 0, ret.stdout[-3000:]
+    ret = admin_salt_run(rig, "state.orch", "jetson.switch",
+                         "pillar=" + json.dumps({"board": "jtk1", "image": "alice/cuda-dev"}))
+    assert ret.returncode == 0, ret.stdout[-3000:] + ret.stderr[-3000:]
+    assert noise(ret.stderr) == [], ret.stderr[-5000:]
+    shown = admin_salt_run(rig, "jetson.status")
+    assert shown.returncode == 0 and "alice/cuda-dev" in shown.stdout, shown.stdout[-3000:]
+    assert noise(shown.stderr) == [], shown.stderr[-5000:]
 
     # The site, the board, and the master's runner asked side by side.
     (state, places), grain, rows, status = together(
@@ -84,7 +99,10 @@ def test_one_board_switch_then_release(farm):
         "alice/cuda-dev", "alice", "alice", "up")
     assert status["session"]["switch_id"] == state["switch_id"]
 
-    places = release(rig, "jtk1")
+    released = admin_salt_run(rig, "state.orch", "jetson.release", "pillar=" + json.dumps({"board": "jtk1"}))
+    assert released.returncode == 0, released.stdout[-3000:] + released.stderr[-3000:]
+    assert noise(released.stderr) == [], released.stderr[-5000:]
+    places = places_on_defaults(rig, "jtk1")
     assert places["alice/cuda-dev"] == ["store"]
     grain, rows = together(lambda: marker(rig, "jtk1"), lambda: sessions(rig, "jtk1"))
     assert grain["image"] == default("jtk1")
