@@ -1,7 +1,7 @@
 """The modules through Salt's real loader, in this process (no daemons).
 
 One set of loaders serves the whole session: their opts are the same for every test, and building
-them (grains, a sync, the state system) costs seconds. What a test may change is reset before
+them (grains, the state system) costs seconds. What a test may change is reset before
 each test: the ``jetson`` pillar is its own (``set_pillar``), and ``reload_all`` gives fresh
 modules, opts, a fresh copy of the host's grains, ``__context__`` and cache dir, so no test sees
 another's leftovers. What the modules fire (``event.send``) reaches a minion event bus of the
@@ -23,7 +23,7 @@ import salt.utils.event
 import salt.utils.msgpack
 from saltfactories.utils.functional import Loaders
 
-from tests.conftest import SALT_DIR, make_pillar
+from tests.conftest import make_pillar
 from tests.key_pool import rsa_keys_once_a_session  # noqa: F401 (autouse fixture)
 
 
@@ -102,21 +102,21 @@ class MinionEventBus:
 
 
 def site_loaders(salt_factories, tmp_path_factory, minion_id="site01"):
-    """The loaders of a site minion ``minion_id`` over the repo's ``salt/_*`` folders, with a
-    pillar folder of its own (close their ``bus`` when done)."""
+    """The loaders of a site minion ``minion_id``, with a pillar folder of its own (close their
+    ``bus`` when done)."""
     pillar_dir = tmp_path_factory.mktemp("pillar")
     (pillar_dir / "top.sls").write_text("base:\n  '*':\n    - jetson\n")
     (pillar_dir / "jetson.sls").write_text(json.dumps({"jetson": {}}))
+    # The modules come from the package's salt.loader entry point, as on a site server; the
+    # file roots are an empty folder, so the sync pytest-salt-factories' loaders run once at
+    # their start finds nothing to copy into extension_modules.
+    file_root = tmp_path_factory.mktemp("file-root")
     factory = salt_factories.salt_minion_daemon(
         minion_id,
         overrides={
             "file_client": "local",
             "pillar_roots": {"base": [str(pillar_dir)]},
-            "file_roots": {"base": [str(SALT_DIR), str(SALT_DIR / "states")]},
-            "module_dirs": [str(SALT_DIR / "_modules")],
-            "states_dirs": [str(SALT_DIR / "_states")],
-            "grains_dirs": [str(SALT_DIR / "_grains")],
-            "utils_dirs": [str(SALT_DIR / "_utils")],
+            "file_roots": {"base": [str(file_root)]},
         },
     )
     # A second minion's modules must be other module objects than the first's (their dunders
