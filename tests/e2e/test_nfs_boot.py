@@ -135,7 +135,9 @@ def test_an_export_broken_after_the_swap_ends_in_rollback_and_quarantine(vm_lab)
         assert images(lab) == before  # the booked image back in alice's slot, none lost
         assert "jetson-farm: no NFSv4 root" in "".join(
             p.read_text(errors="replace") for p in (lab.config.run_dir(board) / "console").glob("boot-*.log"))
-        lab.wait_up(board, timeout=UP_TIMEOUT)  # the next case starts from this boot
+        # The next case starts from this boot. No ping first: booted() is the first job, and each
+        # job costs a TCG minion tens of seconds.
+        lab.wait_for(lambda: lab.status(board)["minion"] == "ready", f"{board}'s minion starting", UP_TIMEOUT)
         assert booted(lab, [board], "etc/jetson-image") == {board: ("vm-base", default)}
     finally:
         watch.close()
