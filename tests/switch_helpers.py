@@ -10,11 +10,10 @@ import sys
 import threading
 import time
 
-import salt.client
-import salt.config
 import salt.utils.event
 
 from jetson_farm.switch import STEPS
+from tests import salt_clients
 
 
 def orchestrate(lab, sls, pillar, timeout=900):
@@ -55,25 +54,21 @@ def kill_run(proc):
 
 def site_job(lab, site, *calls):
     """``{function: return}`` of ``calls`` (``(function, *args)`` each, distinct functions) run in
-    one job by the site's minion daemon, through the master: one ``salt`` CLI process for them
-    all, and none of the grains and pillar a ``salt-call`` process would compile first."""
+    one job by the site's minion daemon, through the master: one job sent from this process for
+    them all (tests/salt_clients.py), and none of the grains and pillar a ``salt-call`` process
+    would compile first."""
     funs = [call[0] for call in calls]
     assert len(set(funs)) == len(funs), f"one answer per function name: {funs}"
-    args = []
-    for index, call in enumerate(calls):
-        args += ([","] if index else []) + [str(arg) for arg in call[1:]]
-    result = lab.salt(["-t", "60", site, ",".join(funs), *args], timeout=300)
-    answer = result.of(site)
-    if len(funs) == 1:
-        answer = {funs[0]: answer}
-    assert result.returncode == 0 and isinstance(answer, dict) and set(answer) == set(funs), result
+    found = salt_clients.job(lab.master_conf, site, funs, [list(call[1:]) for call in calls]).get(site)
+    answer = found["ret"] if salt_clients.succeeded(found) else None
+    assert isinstance(answer, dict) and set(answer) == set(funs), f"{funs} on {site}: {found!r}"
     return answer
 
 
 def together(*questions):
     """The answers of ``questions`` (callables without arguments), in order, asked side by side:
     read-only questions to different daemons (a site job, a marker job, a runner) need not wait
-    for each other's CLI process. An exception in one is raised here."""
+    for each other. An exception in one is raised here."""
     with concurrent.futures.ThreadPoolExecutor(len(questions)) as pool:
         futures = [pool.submit(question) for question in questions]
         return [future.result() for future in futures]
@@ -119,49 +114,42 @@ def where_images(lab, site="site01"):
 
 
 def marker(lab, board):
-    result = lab.salt(["-t", "10", board, "grains.get", "jetson_marker"], timeout=60)
-    return result.of(board) if result.returncode == 0 else None
+    found = salt_clients.job(lab.master_conf, board, "grains.get", ["jetson_marker"], timeout=10).get(board)
+    return found["ret"] if salt_clients.succeeded(found) else None
 
 
 def markers(lab, boards, wait=30):
-    """``{board: its jetson_marker grain}`` in one job (None for a board that did not answer;
-    ``--static``: one JSON document, but salt's exit code then ignores a silent minion)."""
-    result = lab.salt(["--static", "-t", str(wait), "-L", ",".join(boards), "grains.get", "jetson_marker"],
-                      timeout=wait + 120)
-    return {board: answer if isinstance(answer := result.of(board), dict) else None for board in boards}
+    """``{board: its jetson_marker grain}`` in one job (None for a board that did not answer)."""
+    found = salt_clients.job(lab.master_conf, boards, "grains.get", ["jetson_marker"], timeout=wait,
+                             tgt_type="list")
+    return {board: answer if isinstance(answer := (found.get(board) or {}).get("ret"), dict) else None
+            for board in boards}
 
 
 def sessions(lab, board):
-    result = lab.salt_run(["jetson.sessions", f"board={board}"])
-    assert result.returncode == 0, result
-    return result.data
+    return salt_clients.run(lab.master_conf, "jetson.sessions", board=board)
 
 
 def last_sessions(lab, boards):
     """``{board: its latest session row}`` (None if it has none) from one ``jetson.sessions``."""
-    result = lab.salt_run(["jetson.sessions"])
-    assert result.returncode == 0 and isinstance(result.data, list), result
-    latest = {row["board"]: row for row in result.data}  # the runner lists the oldest first
+    rows = salt_clients.run(lab.master_conf, "jetson.sessions")
+    assert isinstance(rows, list), rows
+    latest = {row["board"]: row for row in rows}  # the runner lists the oldest first
     return {board: latest.get(board) for board in boards}
 
 
 def clone_images(lab, pairs, site="site01", timeout=300):
     """``jetson_rootfs.clone src dst`` on ``site`` for each ``(src, dst)``, in turn: jobs sent from
-    this process (salt's LocalClient), not a CLI process each; fails naming a clone that failed."""
-    client = salt.client.LocalClient(mopts=salt.config.master_config(str(lab.master_dir / "master")))
-    try:
-        for src, dst in pairs:
-            answer = client.cmd(site, "jetson_rootfs.clone", [src, dst], timeout=timeout, full_return=True)
-            assert (answer.get(site) or {}).get("retcode") == 0, f"clone {src} -> {dst} on {site}: {answer}"
-    finally:
-        client.destroy()
+    this process, not a CLI process each; fails naming a clone that failed."""
+    for src, dst in pairs:
+        salt_clients.answer(lab.master_conf, site, "jetson_rootfs.clone", src, dst, timeout=timeout)
 
 
 class EventWatch:
     """Collects the master's ``jetson/...`` events (and ``prefixes``) from the moment it is made."""
 
     def __init__(self, lab, prefixes=("jetson/",)):
-        opts = salt.config.master_config(str(lab.master_dir / "master"))
+        opts = salt_clients.master_opts(lab.master_conf)
         self.bus = salt.utils.event.get_master_event(opts, opts["sock_dir"], listen=True)
         self.prefixes = tuple(prefixes)
         for prefix in self.prefixes:
