@@ -18,7 +18,7 @@ def ask_sites(inventory, ops, fun, only=None):
     for site in inventory.sites.values():
         if only is not None and site.name not in only:
             continue
-        wait = site.silent_timeout / 3
+        wait = max(1, site.silent_timeout // 3)  # whole seconds: Salt's client reads a float as its default
         try:
             answers[site.name] = ops.call(site.minion, fun, timeout=wait, gather_job_timeout=wait)
         except JetsonError as err:

@@ -24,7 +24,7 @@ from tests.switch_helpers import (
 )
 
 SITE01, SITE02 = "site01", "site02"
-SILENT_TIMEOUT = 6  # site02's give-up while it is down, in its own pillar (the default is 30 s)
+SILENT_TIMEOUT = 3  # site02's give-up while it is down, in its own pillar (the default is 30 s)
 
 
 @pytest.fixture(scope="module")
