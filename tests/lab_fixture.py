@@ -12,10 +12,13 @@ lab's own questions (a pillar refresh, a board's ping) are jobs sent from the te
 
 Tests that power a board off, inject a fault or change its nfsroot must give it back as they
 found it: ``lab.restore(board)`` clears faults, powers it on and waits for its minion
-(``wait=False`` where the next test powers the board off first).
+(``wait=False`` where the next test powers the board off first). Whatever a module still left,
+``lab.reset()`` gives back when the module is done (its first pillar, no quarantine, every board
+on its default image, no fault, up): the ``lab`` fixture is module-scoped over the session's one
+``shared_lab`` (tests/integration/conftest.py imports it).
 
-``vm_lab`` (tests/e2e) is a second lab with one process board and VM boards jvm1, jvm2: QEMU
-machines booting a Debian image (built by the site's ``jetson_rootfs.build``, cached in
+``vm_lab`` (tests/e2e) is a second lab with one process board and the VM board jvm1: a QEMU
+machine booting a Debian image (built by the site's ``jetson_rootfs.build``, cached in
 /var/cache/jetson-farm) with its root on the lab's NFS.
 """
 
@@ -41,10 +44,10 @@ LAB_BASE = pathlib.Path(os.environ.get("JETSON_LAB_TEST_BASE", "/var/tmp/jetson-
 LAB_BOARDS = 3
 UP_TIMEOUT = 400
 BOOT_TIMEOUT = 90
-LAB_VM_BOARDS = 2
+LAB_VM_BOARDS = 1
 # A first run on a machine builds the VM boards' image (minutes); TCG boots take minutes too.
 VM_UP_TIMEOUT = 2400
-VM_DOWN_TIMEOUT = 600  # the purge removes four ~600 MB image trees
+VM_DOWN_TIMEOUT = 600  # the purge removes the VM images, ~600 MB trees
 VM_PING_WAIT = 60  # a TCG board's freshly started minion takes seconds per job
 
 
@@ -75,6 +78,7 @@ class Lab:
         self.site = SITE_MINION
         self.sites = self.config.site_names
         self.address = self.config.network.bridge_addr
+        self.first_pillar = self.pillar  # as the lab came up: what reset() gives back
 
     # -- Salt ------------------------------------------------------------------------------
 
@@ -183,6 +187,29 @@ class Lab:
         self.wait_for(lambda: self.status(board)["minion"] == "ready", f"{board}'s minion starting", timeout)
         self.wait_for(lambda: self.minion_answers(board), f"{board}'s minion answering", timeout)
 
+    def reset(self):
+        """Give the lab back as it came up, through its own API: its first pillar, no board
+        quarantined, every board on its default image (a release), no fault, powered on and its
+        minion answering. Costs a few questions when a module left it so (the rule)."""
+        if self.pillar != self.first_pillar:
+            self.write_pillar(self.first_pillar)
+        status = salt_clients.run(self.master_conf, "jetson.status")
+        for board, row in status.items():
+            if row.get("state") == "quarantined":
+                salt_clients.run(self.master_conf, "jetson.unquarantine", board=board)
+        defaults = {board: row["image"] for board, row in self.first_pillar["boards"].items()}
+        astray = [b for b in self.boards if (status.get(b) or {}).get("image") != defaults[b]]
+        for board in self.boards:
+            self.fault(board, "clear")
+            if self.status(board)["power"] != "on":
+                self.power(board, "on")
+        if astray:
+            pillar = json.dumps({"boards": astray})
+            released = self.salt_run(["state.orch", "jetson.release", f"pillar={pillar}"])
+            assert released.returncode == 0, f"lab reset: releasing {astray}: {released.stdout[-3000:]}"
+        for board in self.boards:
+            self.wait_up(board)
+
     def restore(self, board, wait=True):
         """Clear the board's faults, power it on and wait for its minion (``wait=False``: where
         the next test powers the board off first, or waits for it itself)."""
@@ -217,26 +244,25 @@ def _tear_down(lab_dir, timeout=180):
     shutil.rmtree(lab_dir, ignore_errors=True)
 
 
-_shared = {"lab": None, "users": 0}
+@pytest.fixture(scope="session")
+def shared_lab():
+    """The session's lab, brought up once, for every module that uses ``lab``."""
+    lab = _bring_up(["--boards", LAB_BOARDS], UP_TIMEOUT)
+    yield lab
+    _tear_down(lab.dir)
 
 
-@pytest.fixture(scope="session", name="lab")
-def lab_session():
-    """The session's lab (brought up once even when several modules import this fixture)."""
-    if _shared["lab"] is None:
-        _shared["lab"] = _bring_up(["--boards", LAB_BOARDS], UP_TIMEOUT)
-    _shared["users"] += 1
-    yield _shared["lab"]
-    _shared["users"] -= 1
-    if _shared["users"] == 0:
-        lab_dir = _shared["lab"].dir
-        _shared["lab"] = None
-        _tear_down(lab_dir)
+@pytest.fixture(scope="module", name="lab")
+def lab_session(shared_lab):
+    """The session's lab for one module; given back as it came up when the module is done
+    (:meth:`Lab.reset`), so no module sees what another left."""
+    yield shared_lab
+    shared_lab.reset()
 
 
 @pytest.fixture(scope="module")
 def vm_lab():
-    """A lab whose boards jvm1, jvm2 are QEMU machines booting Linux over NFS (tests/e2e), left
+    """A lab whose board jvm1 is a QEMU machine booting Linux over NFS (tests/e2e), left
     off at bring-up: a case boots a board only where it needs one."""
     lab = _bring_up(["--boards", 1, "--vm-boards", LAB_VM_BOARDS, "--vms-off"], VM_UP_TIMEOUT)
     yield lab

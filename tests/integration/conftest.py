@@ -11,6 +11,7 @@ import pytest
 from tests import salt_clients
 from tests.conftest import SALT_DIR, make_pillar
 from tests.integration.site_env import exported_paths, unexport_under
+from tests.lab_fixture import shared_lab  # noqa: F401  (the session lab behind every module's ``lab``)
 
 
 @pytest.fixture(scope="session")

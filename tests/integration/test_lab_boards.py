@@ -195,3 +195,20 @@ def test_the_site_sees_a_powered_off_board_idle(lab):
         assert result.returncode == 0, result
     finally:
         lab.restore(BOARD)
+
+
+def test_reset_gives_the_lab_back_as_it_came_up(lab):
+    """What the ``lab`` fixture does when a module is done, here on a mess made on purpose."""
+    pillar = lab.pillar
+    pillar["boards"][BOARD]["boot_timeout"] = 7
+    lab.write_pillar(pillar)
+    assert lab.salt_run(["jetson.quarantine", f"board={BOARD}", "reason=reset test"]).returncode == 0
+    lab.power(BOARD, "off")
+    lab.fault(BOARD, "no_boot")
+    lab.reset()
+    assert lab.pillar == lab.first_pillar
+    status = lab.status(BOARD)
+    assert (status["power"], status["minion"], status["faults"]) == ("on", "ready", [])
+    assert lab.minion_answers(BOARD)
+    row = lab.salt_run(["jetson.status"]).data[BOARD]
+    assert (row["state"], row["image"]) == ("up", lab.first_pillar["boards"][BOARD]["image"])
