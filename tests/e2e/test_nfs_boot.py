@@ -1,16 +1,18 @@
-"""End to end on real NFS boots: bookings in Radicale become QEMU boards running the booked images.
+"""End to end on real NFS boots: a booking in Radicale becomes a QEMU board running the booked image.
 
-The lab's VM boards jvm1 and jvm2 (tests/lab_fixture.py ``vm_lab``) boot a Debian kernel whose
-root is their nfsroot on the lab's Ganesha; their salt-minion is the image's own. The images
-are built by the site's own ``jetson_rootfs.build`` (cached per machine) and differ by one file,
+The lab's VM board jvm1 (tests/lab_fixture.py ``vm_lab``) boots a Debian kernel whose root is
+its nfsroot on the lab's Ganesha; its salt-minion is the image's own. The images are built by
+the site's own ``jetson_rootfs.build`` (cached per machine) and differ by one file,
 ``/etc/jetson-e2e``. Switches go only through the public commands: ``calendar-bridge sync``
 and ``salt-run state.orch jetson.switch``.
 
-The lab brings its VM boards up off (``--vms-off``): each TCG boot costs a minute or more, so a
-board boots only where a case needs it, and each case's last boot is the next one's start. The
-broken export's rollback leaves jvm1 up on its default image; the bookings then switch that
-RUNNING board (a reboot and a new NFS session) and jvm2 from off, and the release boots both
-back on their defaults. A case run alone boots what it needs (:func:`up_on_default`).
+The lab brings its VM board up off (``--vms-off``): each TCG boot costs a minute or more (two at
+once, two minutes), so a board boots only where a case needs it, and each case's last boot is the
+next one's start. The broken export switches jvm1 from off, and its rollback leaves jvm1 up on
+its default image; the booking then switches that RUNNING board (a reboot and a new NFS
+session), and the release boots it back on its default. A case run alone boots what it needs
+(:func:`up_on_default`). Two bookings in one run switching two boards side by side are the
+integration tier's (tests/integration/test_bridge_e2e.py, on the lab's process boards).
 """
 
 import json
@@ -27,8 +29,8 @@ from tests.switch_helpers import EventWatch
 from tests.unit.test_rootfs_helpers import manifest
 
 MARK = "etc/jetson-e2e"
-BOOKED = {"jvm1": ("alice", "e2e-red", "red"), "jvm2": ("bob", "e2e-blue", "blue")}
-RUNNING, OFF = "jvm1", "jvm2"  # where the bookings find them: a switch of each kind
+BOOKED = {"jvm1": ("alice", "e2e-red", "red")}
+RUNNING = "jvm1"  # where the booking finds it: up on its default image
 BUILD_TIMEOUT = 3600
 UP_TIMEOUT = 900  # one TCG boot to its minion: about a minute idle, several on a busy machine
 
@@ -159,7 +161,6 @@ def test_bookings_tonight_boot_the_booked_images_over_nfs(vm_lab, radicale, tmp_
     for user, name, colour in BOOKED.values():
         build(lab, f"{user}/{name}", colour)
     up_on_default(lab, RUNNING)
-    lab.power(OFF, "off")  # off already, as the lab brought it up: a no-op
     before = {image: manifest(str(slot(lab, image))) for image in (f"{u}/{n}" for u, n, _ in BOOKED.values())}
     old_sessions = {board: tcp_sessions(lab, board) for board in BOOKED}
     assert old_sessions[RUNNING], old_sessions
