@@ -177,14 +177,19 @@ def test_down_fails_for_a_board_stuck_on_and_nothing_is_touched(make_farm):
     assert wire.ran("jetson_nfs.unexport_many") == []
 
 
-def test_unexport_fails_and_the_image_stays_at_the_nfsroot(farm):
+def exports_file_broken_before(farm, job):
+    """``(the site's exports file, a wire that turns that file into a folder just before ``job``)``."""
     exports = pathlib.Path(farm.pillar["sites"]["site01"]["nfs"]["exports_file"])
 
     def break_the_exports_file():
         exports.unlink()
         exports.mkdir()
 
-    wire = farm.wire(before={"jetson_nfs.unexport_many": break_the_exports_file})
+    return exports, farm.wire(before={job: break_the_exports_file})
+
+
+def test_unexport_fails_and_the_image_stays_at_the_nfsroot(farm):
+    exports, wire = exports_file_broken_before(farm, "jetson_nfs.unexport_many")
     reason = failed_at(farm, wire, farm.run("switch", {"jtk1": "alice/cuda-dev"}, wire=wire)["jtk1"],
                        "unexport")
     assert str(exports) in reason
@@ -208,13 +213,7 @@ def test_swap_fails_and_the_previous_image_stays(farm):
 
 
 def test_export_fails_after_the_swap(farm):
-    exports = pathlib.Path(farm.pillar["sites"]["site01"]["nfs"]["exports_file"])
-
-    def break_the_exports_file():
-        exports.unlink()
-        exports.mkdir()
-
-    wire = farm.wire(before={"jetson_nfs.export_many": break_the_exports_file})
+    exports, wire = exports_file_broken_before(farm, "jetson_nfs.export_many")
     reason = failed_at(farm, wire, farm.run("switch", {"jtk1": "alice/cuda-dev"}, wire=wire)["jtk1"],
                        "export")
     assert str(exports) in reason
